@@ -1,0 +1,1 @@
+"""Command groups of the `tremplin` CLI; each module exposes `register(app)`."""

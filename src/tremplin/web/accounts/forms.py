@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from tremplin.web.accounts.models import Membership, Organisation, Role
+
+
+class OrganisationForm(forms.ModelForm):
+    class Meta:
+        model = Organisation
+        fields = ["name", "sector", "kind", "territory", "website"]
+
+
+class TerritoryImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("Fichier CSV"),
+        help_text=_("Colonnes : code, name, level, parent_code, population (UTF-8, séparateur , ou ;)."),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError(_("Fichier trop volumineux (5 Mo au plus)."))
+        if not upload.name.lower().endswith((".csv", ".txt")):
+            raise forms.ValidationError(_("Un fichier .csv est attendu."))
+        return upload
+
+
+class MembershipForm(forms.Form):
+    email = forms.EmailField(label=_("Adresse e-mail de la personne"))
+    role = forms.ChoiceField(label=_("Rôle"), choices=Role.choices)
+    is_organisation_admin = forms.BooleanField(label=_("Peut gérer l'organisation"), required=False)
+
+    def __init__(self, *args, organisation: Organisation, can_grant_admin: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organisation = organisation
+        if not can_grant_admin:
+            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.ADMIN]
+
+    def clean(self):
+        data = super().clean()
+        email = data.get("email")
+        if email:
+            user = get_user_model().objects.filter(email__iexact=email).first()
+            if user is None:
+                self.add_error("email", _("Aucun compte avec cette adresse : la personne doit d'abord s'inscrire."))
+            else:
+                data["user"] = user
+                if Membership.objects.filter(user=user, organisation=self.organisation, role=data.get("role")).exists():
+                    self.add_error("role", _("Cette personne a déjà ce rôle dans l'organisation."))
+        return data

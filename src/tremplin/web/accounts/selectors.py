@@ -1,0 +1,29 @@
+"""Reads for accounts (pretalx style selectors)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from tremplin.web.accounts.models import Membership, Organisation, Territory, User
+
+
+def organisation_list(*, sector: str = "", kind: str = "", query: str = "") -> QuerySet[Organisation]:
+    qs = Organisation.objects.select_related("territory").annotate(member_count=Count("memberships"))
+    if sector:
+        qs = qs.filter(sector=sector)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if query:
+        qs = qs.filter(name__icontains=query)
+    return qs.order_by("name")
+
+
+def territory_list() -> QuerySet[Territory]:
+    return Territory.objects.select_related("parent").annotate(organisation_count=Count("organisations"))
+
+
+def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
+    qs = Membership.objects.select_related("user", "organisation")
+    if user.is_superuser or user.has_role("admin"):
+        return qs
+    return qs.filter(organisation__memberships__user=user).distinct()

@@ -1,0 +1,138 @@
+"""Organisations, territories and memberships pages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tremplin.web.accounts import selectors, services
+from tremplin.web.accounts.forms import MembershipForm, OrganisationForm, TerritoryImportForm
+from tremplin.web.accounts.models import Membership, Organisation, OrganisationKind, Sector, Territory
+from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+
+
+def _organisation(request, pk: int, **kwargs) -> Organisation:
+    return get_object_or_404(Organisation, pk=pk)
+
+
+def _membership(request, pk: int, membership_pk: int, **kwargs) -> Organisation:
+    return get_object_or_404(Organisation, pk=pk)
+
+
+@view_access("accounts.view_organisation_list", expect=LOGGED_IN)
+def organisation_list(request):
+    sector = request.GET.get("sector", "")
+    kind = request.GET.get("kind", "")
+    query = request.GET.get("q", "").strip()
+    organisations = selectors.organisation_list(
+        sector=sector if sector in Sector.values else "", kind=kind if kind in OrganisationKind.values else "",
+        query=query,
+    )
+    page = Paginator(organisations, 50).get_page(request.GET.get("page"))
+    template = "accounts/_organisation_rows.html" if request.htmx else "accounts/organisation_list.html"
+    return render(request, template, {
+        "page": page, "sectors": Sector.choices, "kinds": OrganisationKind.choices,
+        "filters": {"sector": sector, "kind": kind, "q": query},
+        "can_add": request.user.has_perm("accounts.add_organisation"),
+    })
+
+
+@view_access("accounts.view_organisation", expect=Expect(anonymous=302, default=200, sample="organisation"),
+             get_object=_organisation)
+def organisation_detail(request, pk: int, obj: Organisation):
+    can_see_members = request.user.has_perm("accounts.view_membership_list", obj)
+    memberships = obj.memberships.select_related("user") if can_see_members else []
+    return render(request, "accounts/organisation_detail.html", {
+        "organisation": obj, "memberships": memberships, "can_see_members": can_see_members,
+        "can_edit": request.user.has_perm("accounts.change_organisation", obj),
+        "can_manage": request.user.has_perm("accounts.manage_memberships", obj),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("accounts.add_organisation", expect=only_roles("admin", "programme_manager"))
+def organisation_create(request):
+    form = OrganisationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        organisation = services.organisation_create(**form.cleaned_data)
+        messages.success(request, _("Organisation créée."))
+        return redirect("accounts:organisation-detail", pk=organisation.pk)
+    return render(request, "accounts/organisation_form.html", {"form": form, "title": _("Nouvelle organisation")})
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("accounts.change_organisation", get_object=_organisation,
+             expect=only_roles("admin", sample="organisation"))
+def organisation_edit(request, pk: int, obj: Organisation):
+    form = OrganisationForm(request.POST or None, instance=obj)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Organisation mise à jour."))
+        return redirect("accounts:organisation-detail", pk=obj.pk)
+    return render(request, "accounts/organisation_form.html", {"form": form, "title": obj.name, "organisation": obj})
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("accounts.manage_memberships", get_object=_organisation,
+             expect=only_roles("admin", sample="organisation"))
+def membership_add(request, pk: int, obj: Organisation):
+    form = MembershipForm(request.POST or None, organisation=obj,
+                          can_grant_admin=request.user.has_perm("accounts.import_territories"))
+    if request.method == "POST" and form.is_valid():
+        services.membership_create(user=form.cleaned_data["user"], organisation=obj, role=form.cleaned_data["role"],
+                                   is_organisation_admin=form.cleaned_data["is_organisation_admin"])
+        messages.success(request, _("Membre ajouté."))
+        return redirect("accounts:organisation-detail", pk=obj.pk)
+    return render(request, "accounts/membership_form.html", {"form": form, "organisation": obj})
+
+
+@require_POST
+@view_access("accounts.manage_memberships", get_object=_membership,
+             expect=Expect(anonymous=302, default=403, roles={"admin": 302}, sample="organisation-membership",
+                           methods=("POST",)))
+def membership_remove(request, pk: int, membership_pk: int, obj: Organisation):
+    membership = get_object_or_404(Membership, pk=membership_pk, organisation=obj)
+    services.membership_delete(membership=membership)
+    messages.success(request, _("Membre retiré."))
+    return redirect("accounts:organisation-detail", pk=obj.pk)
+
+
+@view_access("accounts.view_territory_list", expect=LOGGED_IN)
+def territory_list(request):
+    territories = list(selectors.territory_list().order_by("code"))
+    children: dict[int | None, list[Territory]] = {}
+    for territory in territories:
+        children.setdefault(territory.parent_id, []).append(territory)
+    rows: list[tuple[int, Territory]] = []
+
+    def walk(parent_id, depth):
+        for t in sorted(children.get(parent_id, []), key=lambda t: t.name):
+            rows.append((depth, t))
+            walk(t.pk, depth + 1)
+
+    walk(None, 0)
+    return render(request, "accounts/territory_list.html", {
+        "rows": rows, "can_import": request.user.has_perm("accounts.import_territories"),
+        "organisation_counts": dict(
+            Organisation.objects.values_list("territory_id").annotate(n=Count("id")).values_list("territory_id", "n")
+        ),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("accounts.import_territories", expect=only_roles("admin"))
+def territory_import(request):
+    form = TerritoryImportForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        report = services.territories_import_csv(content=form.cleaned_data["file"].read())
+        if report.ok:
+            messages.success(request, _("%(created)s territoires créés, %(updated)s mis à jour.")
+                             % {"created": report.created, "updated": report.updated})
+            return redirect("accounts:territory-list")
+    status = 400 if report is not None and not report.ok else 200
+    return render(request, "accounts/territory_import.html", {"form": form, "report": report}, status=status)

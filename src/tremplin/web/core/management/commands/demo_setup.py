@@ -1,0 +1,96 @@
+"""Load the demo region, organisations and one user per role. Idempotent: a second run adds nothing."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from tremplin.web.accounts.models import Membership, Organisation, Territory, User
+from tremplin.web.accounts.services import membership_create, territories_import_csv
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEMO_PASSWORD = "Tremplin-demo-2026"
+# A fixed TOTP secret for the demo accounts that must use a second factor (never used outside the demo).
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+DEMO_USERS = [
+    # email, display name, role, organisation, organisation admin?
+    ("admin@demo.tremplin.org", "Alice Admin", "admin", "Agence régionale de santé Auvergne-Rhône-Alpes", True),
+    ("manager@demo.tremplin.org", "Paul Pilote", "programme_manager", "CEPSEM", True),
+    ("member@demo.tremplin.org", "Nadia Réseau", "network_member", "CPTS de Villeurbanne", True),
+    ("innovator@demo.tremplin.org", "Ines Innov", "innovator", "Kelvin Santé (jeune pousse de télésurveillance)", True),
+    ("reviewer@demo.tremplin.org", "Rémi Relecteur", "reviewer", "Pôle santé HEC Montréal", False),
+    ("evaluator@demo.tremplin.org", "Eva Luation", "evaluator", "Université Grenoble Alpes", False),
+    ("decider@demo.tremplin.org", "Denis Décideur", "decision_maker", "Agence régionale de santé Auvergne-Rhône-Alpes",
+     False),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (territories, ~30 organisations of every sector, one user per role). Idempotent."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--force", action="store_true", help="Allow running with DEBUG off (not for production).")
+
+    def handle(self, *args, force: bool = False, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("demo_setup creates accounts with a public password: run it with DEBUG=1 "
+                               "(make demo does) or pass --force on a throw-away instance.")
+        with transaction.atomic():
+            created = self._load()
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready: {Territory.objects.count()} territories, {Organisation.objects.count()} "
+            f"organisations, {User.objects.count()} users ({created} objects created this run)."))
+
+    def _load(self) -> int:
+        created = 0
+        before = Territory.objects.count()
+        report = territories_import_csv(content=(DEMO_DIR / "territories.csv").read_bytes())
+        if not report.ok:
+            raise CommandError("demo territories are invalid: " + "; ".join(str(e) for e in report.errors))
+        created += Territory.objects.count() - before
+        territories = {t.code: t for t in Territory.objects.all()}
+        with (DEMO_DIR / "organisations.csv").open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                _, was_created = Organisation.objects.get_or_create(
+                    name=row["name"],
+                    defaults={"sector": row["sector"], "kind": row["kind"],
+                              "territory": territories.get(row["territory_code"]), "website": row["website"]},
+                )
+                created += was_created
+        for email, display_name, role, organisation_name, org_admin in DEMO_USERS:
+            user = User.objects.filter(email=email).first()
+            if user is None:
+                user = User.objects.create_user(username=email.split("@")[0], email=email,
+                                                password=DEMO_PASSWORD, display_name=display_name)
+                created += 1
+            self._verified_email(user)
+            organisation = Organisation.objects.get(name=organisation_name)
+            if not Membership.objects.filter(user=user, organisation=organisation, role=role).exists():
+                membership_create(user=user, organisation=organisation, role=role,
+                                  is_organisation_admin=org_admin)
+                created += 1
+            if role in settings.MFA_REQUIRED_ROLES:
+                created += self._demo_totp(user)
+        return created
+
+    @staticmethod
+    def _verified_email(user) -> None:
+        from allauth.account.models import EmailAddress
+
+        EmailAddress.objects.get_or_create(user=user, email=user.email,
+                                           defaults={"verified": True, "primary": True})
+
+    @staticmethod
+    def _demo_totp(user) -> int:
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP
+
+        if Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+            return 0
+        TOTP.activate(user, DEMO_TOTP_SECRET)
+        return 1

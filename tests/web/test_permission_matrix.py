@@ -1,0 +1,152 @@
+"""Permission matrix: every URL pattern and API endpoint, discovered automatically, checked for
+anonymous visitors and each role against the expectation declared next to the route.
+
+A new view without a declaration (view_access / access_expect / declare_third_party) fails here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.web.factories import MembershipFactory, OrganisationFactory, TerritoryFactory, UserFactory
+from tremplin.web.core.access import ROLES, THIRD_PARTY_ROUTES, Expect
+from tremplin.web.jobs.models import Job
+
+# Admin last: some POST routes remove their sample object.
+PERSONAS: tuple[str | None, ...] = (None, *[r for r in ROLES if r != "admin"], "admin")
+
+
+@dataclass(frozen=True)
+class Route:
+    path_regex: str
+    name: str
+    callback: object
+    kwarg_names: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.name or '?'} {self.path_regex}"
+
+
+def _walk(patterns, prefix: str = "", namespace: str = ""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = namespace
+            if p.namespace:
+                ns = f"{namespace}{p.namespace}:"
+            yield from _walk(p.url_patterns, prefix + _regex(p), ns)
+        elif isinstance(p, URLPattern):
+            regex = prefix + _regex(p)
+            names = tuple(re.findall(r"\(\?P<(\w+)>", regex))
+            yield Route(regex, f"{namespace}{p.name or '<unnamed>'}", p.callback, names)
+
+
+def _regex(p) -> str:
+    return p.pattern.regex.pattern.lstrip("^").rstrip("$").replace("\\Z", "")
+
+
+ROUTES = list(_walk(get_resolver().url_patterns))
+
+
+def declaration(route: Route) -> Expect | None:
+    """The expectation declared for a route, or None when nothing is declared."""
+    access = getattr(route.callback, "tremplin_access", None)
+    if access is not None:
+        return access.expect
+    cls = getattr(route.callback, "cls", None)
+    if cls is not None and hasattr(cls, "access_expect"):
+        detail = route.name.endswith("-detail")
+        return getattr(cls, "access_expect_detail", cls.access_expect) if detail else cls.access_expect
+    matches = [prefix for prefix in THIRD_PARTY_ROUTES if route.name.startswith(prefix)]
+    if matches:
+        return THIRD_PARTY_ROUTES[max(matches, key=len)]
+    return None
+
+
+def test_every_route_has_an_access_declaration():
+    undeclared = [r.id for r in ROUTES if declaration(r) is None]
+    assert not undeclared, "Routes without an access declaration:\n" + "\n".join(undeclared)
+
+
+def test_matrix_covers_api_and_pages():
+    names = {r.name for r in ROUTES}
+    for expected in ("core:dashboard", "accounts:organisation-list", "v1:organisation-list",
+                     "v1:territory-detail", "v1:membership-list", "api-schema", "account_login"):
+        assert expected in names
+
+
+class World:
+    """Objects used to fill URL parameters; no persona belongs to `organisation`."""
+
+    def __init__(self, make_user):
+        self.users = {role: make_user(role) for role in ROLES}
+        self.territory = TerritoryFactory()
+        self.organisation = OrganisationFactory(territory=self.territory)
+        self.membership = MembershipFactory(organisation=self.organisation)
+        outsider = UserFactory()
+        self.job = Job.objects.create(kind="demo.count", label="sample", created_by=outsider)
+
+    def kwargs(self, route: Route, sample: str | None) -> dict | None:
+        values = {
+            "organisation": {"pk": self.organisation.pk},
+            "territory": {"pk": self.territory.pk},
+            "membership": {"pk": self.membership.pk},
+            "organisation-membership": {"pk": self.organisation.pk, "membership_pk": self.membership.pk},
+            "job": {"pk": self.job.pk},
+            "admin": {"app_label": "accounts"},
+            "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
+        }.get(sample or "", {})
+        values = {**values, "format": "json"}
+        if not set(route.kwarg_names) <= set(values):
+            return None
+        return {k: values[k] for k in route.kwarg_names}
+
+
+def _url(route: Route, kwargs: dict) -> str:
+    path = route.path_regex
+    for name, value in kwargs.items():
+        group_regex = r"\(\?P<" + name + r">([^)]*)\)"
+        group = re.search(group_regex, path)
+        if group and group.group(1).startswith("\\.") and not str(value).startswith("."):
+            value = f".{value}"  # DRF's root format suffix puts the dot inside the group
+        path = re.sub(group_regex, str(value), path, count=1)
+    path = path.replace("\\.", ".").replace("/?", "/").replace("\\", "")
+    path = re.sub(r"\(\?:[^)]*\)\??", "", path)
+    return "/" + path
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[r.id for r in ROUTES])
+def test_route_access_matches_declaration(route, client, make_user):
+    expect = declaration(route)
+    assert expect is not None, f"{route.id} has no access declaration"
+    world = World(make_user)
+    kwargs = world.kwargs(route, expect.sample)
+    if kwargs is None:
+        if route.name.startswith("admin:"):
+            # Admin object routes: only check that nobody but a platform admin gets in.
+            kwargs = dict.fromkeys(route.kwarg_names, "1")
+            if "app_label" in kwargs:
+                kwargs["app_label"] = "accounts"
+            personas = [p for p in PERSONAS if p != "admin"]
+        else:
+            pytest.fail(f"{route.id}: cannot fill URL parameters {route.kwarg_names} (declare a sample)")
+    else:
+        personas = list(PERSONAS)
+    url = _url(route, kwargs)
+    mismatches = []
+    for persona in personas:
+        client.logout()
+        if persona is not None:
+            client.force_login(world.users[persona])
+        method = expect.methods[0].lower()
+        response = getattr(client, method)(url)
+        expected = expect.status_for(persona)
+        if response.status_code != expected:
+            mismatches.append(f"{persona or 'anonymous'}: {method.upper()} {url} -> {response.status_code}, "
+                              f"declared {expected}")
+        assert response.status_code < 500, f"{url} failed for {persona}: {response.status_code}"
+    assert not mismatches, "\n".join(mismatches)
