@@ -1,5 +1,7 @@
 """Root URLs. Every route has an explicit access declaration (see core/access.py)."""
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
@@ -19,7 +21,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((("tremplin.web.api_urls"), "v1"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Swagger UI (served offline from drf-spectacular-sidecar) injects styles: allow inline *styles*
+    # on this page only; scripts stay restricted to 'self'.
+    path("api/docs/", csp_update({"style-src": [UNSAFE_INLINE]})(
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
 ]
 
 # Declarations for routes whose views come from libraries. Keys are URL-name prefixes

@@ -21,6 +21,8 @@ TRACKED_APP_LABELS = {
 }
 UNTRACKED_MODELS = {"core.auditlog"}
 SECRET_FIELDS = {"password", "key", "data", "secret", "token"}
+# Bookkeeping fields whose changes alone are not worth an entry (logins are audited separately).
+IGNORED_FIELDS = {"accounts.user": {"last_login"}, "mfa.authenticator": {"last_used_at"}}
 
 _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tremplin_audit", default=None)
 
@@ -112,7 +114,7 @@ def _audit_save(sender, instance, created, raw=False, **kwargs):
         return
     old = getattr(instance, "_audit_old_values", {})
     changed = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
-    ignored = set(getattr(sender, "audit_ignore_fields", ()))
+    ignored = set(getattr(sender, "audit_ignore_fields", ())) | IGNORED_FIELDS.get(_label(sender), set())
     if not changed or set(changed) <= ignored:
         return
     write_entry(action=AuditAction.UPDATE, instance=instance, changes=changed)
