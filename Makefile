@@ -23,7 +23,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 messages: $(VENV)/.installed
-	cd src/tremplin/web && ../../../$(PY) ../../../manage.py compilemessages --ignore=.venv -v 0
+	cd src/tremplin/web && DEBUG=1 ../../../$(PY) ../../../manage.py compilemessages -v 0
 
 migrate: messages
 	DEBUG=1 $(PY) manage.py migrate --no-input -v 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, serializers, viewsets
 
 from tremplin.web.accounts import selectors, services
-from tremplin.web.accounts.models import Membership, Organisation, Territory, User
+from tremplin.web.accounts.models import TERRITORY_LEVEL_ORDER, Membership, Organisation, Territory, User
 from tremplin.web.core.access import Expect
 from tremplin.web.core.api import RulesPermission
 
@@ -19,6 +20,18 @@ class TerritorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Territory
         fields = ["id", "code", "name", "level", "parent_code", "population"]
+
+    def validate(self, attrs):
+        parent = attrs.get("parent", getattr(self.instance, "parent", None))
+        level = attrs.get("level", getattr(self.instance, "level", None))
+        if parent is not None:
+            rank = {lvl.value: i for i, lvl in enumerate(TERRITORY_LEVEL_ORDER)}
+            if self.instance is not None and parent.pk == self.instance.pk:
+                raise serializers.ValidationError({"parent_code": "A territory cannot be its own parent."})
+            if rank.get(parent.level, 99) >= rank.get(level, -1):
+                raise serializers.ValidationError(
+                    {"parent_code": f"The parent ({parent.level}) must be of a higher level than {level}."})
+        return attrs
 
 
 class OrganisationSerializer(serializers.ModelSerializer):
@@ -60,6 +73,13 @@ class TerritoryViewSet(viewsets.ModelViewSet):
     }
     access_expect = Expect(anonymous=403, default=200, sample="territory")
     queryset = Territory.objects.select_related("parent").order_by("code")
+
+    def perform_destroy(self, instance):
+        try:
+            instance.delete()
+        except ProtectedError as exc:
+            raise serializers.ValidationError(
+                {"detail": "This territory is used by other territories or organisations."}) from exc
 
 
 class OrganisationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

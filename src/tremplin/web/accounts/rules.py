@@ -70,5 +70,14 @@ def manages_membership_organisation(user, membership) -> bool:
     ).exists()
 
 
+@rules.predicate
+def is_admin_role_membership(user, membership) -> bool:
+    return membership is not None and membership.role == "admin"
+
+
 rules.add_perm("accounts.view_membership_list_item", is_platform_admin | can_see_membership)
-rules.add_perm("accounts.manage_membership_item", is_platform_admin | manages_membership_organisation)
+# Only platform admins grant the admin role, so only they may take it away.
+rules.add_perm("accounts.manage_membership_item",
+               is_platform_admin | (manages_membership_organisation & ~is_admin_role_membership))
+
+rules.add_perm("accounts.manage_own_api_token", is_authenticated)

@@ -20,6 +20,7 @@ from tremplin.web.accounts.models import (
 
 TERRITORY_CSV_COLUMNS = ("code", "name", "level", "parent_code", "population")
 MAX_REPORTED_ERRORS = 50
+MAX_POPULATION = 2_147_483_647  # PositiveIntegerField range on every database
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,12 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        report.add_error(1, "*", _("CSV illisible : %(error)s") % {"error": exc})
+        return report
     missing = [c for c in TERRITORY_CSV_COLUMNS if c not in header]
     if missing:
         report.add_error(1, ", ".join(missing), _("colonnes manquantes (attendu : %(cols)s)")
@@ -85,11 +90,24 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
 
     valid_levels = {level.value for level in TerritoryLevel}
     rows: dict[str, dict] = {}
-    for line, raw in enumerate(reader, start=2):
+    records = iter(reader)
+    while True:
+        try:
+            raw = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            report.add_error(reader.line_num + 1, "*", _("CSV illisible : %(error)s") % {"error": exc})
+            break
+        line = reader.line_num  # physical line (blank lines and quoted line breaks counted)
         if None in raw:
             report.add_error(line, "*", _("trop de valeurs sur la ligne"))
             continue
         row = {k: (v or "").strip() for k, v in raw.items() if k in TERRITORY_CSV_COLUMNS}
+        bad_characters = [k for k in TERRITORY_CSV_COLUMNS if "\x00" in row[k]]
+        if bad_characters:
+            report.add_error(line, bad_characters[0], _("caractère nul interdit"))
+            continue
         code = row["code"]
         if not code:
             report.add_error(line, "code", _("le code est obligatoire"))
@@ -108,7 +126,7 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
         if row["population"]:
             try:
                 population = int(row["population"].replace(" ", "").replace("\u202f", ""))
-                if population < 0:
+                if not 0 <= population <= MAX_POPULATION:
                     raise ValueError
             except ValueError:
                 report.add_error(line, "population", _("entier positif attendu, reçu « %(value)s »")

@@ -13,4 +13,5 @@ urlpatterns = [
          name="membership-remove"),
     path("territoires/", views.territory_list, name="territory-list"),
     path("territoires/importer/", views.territory_import, name="territory-import"),
+    path("compte/jeton-api/", views.api_token, name="api-token"),
 ]

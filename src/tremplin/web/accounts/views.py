@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
@@ -96,6 +97,11 @@ def membership_add(request, pk: int, obj: Organisation):
                            methods=("POST",)))
 def membership_remove(request, pk: int, membership_pk: int, obj: Organisation):
     membership = get_object_or_404(Membership, pk=membership_pk, organisation=obj)
+    if not request.user.has_perm("accounts.manage_membership_item", membership):
+        from tremplin.web.core.audit import audit_access_denied
+
+        audit_access_denied(request=request, permission="accounts.manage_membership_item", obj=membership)
+        raise PermissionDenied
     services.membership_delete(membership=membership)
     messages.success(request, _("Membre retiré."))
     return redirect("accounts:organisation-detail", pk=obj.pk)
@@ -136,3 +142,26 @@ def territory_import(request):
             return redirect("accounts:territory-list")
     status = 400 if report is not None and not report.ok else 200
     return render(request, "accounts/territory_import.html", {"form": form, "report": report}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("accounts.manage_own_api_token", expect=LOGGED_IN)
+def api_token(request):
+    """Create, rotate or revoke the signed-in user's API token (shown in full only right after creation)."""
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.filter(user=request.user).first()
+    new_key = None
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action in {"create", "rotate"}:
+            if token is not None:
+                token.delete()
+            token = Token.objects.create(user=request.user)
+            new_key = token.key
+            messages.success(request, _("Nouveau jeton créé : copiez-le maintenant, il ne sera plus affiché en entier."))
+        elif action == "revoke" and token is not None:
+            token.delete()
+            token = None
+            messages.success(request, _("Jeton révoqué."))
+    return render(request, "accounts/api_token.html", {"token": token, "new_key": new_key})
