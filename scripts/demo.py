@@ -28,7 +28,7 @@ def main() -> int:
     web = subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"],
                            cwd=REPO, env=env, start_new_session=True)
     time.sleep(2)
-    from tremplin.web.core.management.commands.demo_setup import DEMO_PASSWORD, DEMO_USERS
+    from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_USERS
 
     url = f"http://{args.host}:{args.port}/"
     lines = [

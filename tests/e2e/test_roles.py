@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import screenshot
-from tremplin.web.core.management.commands.demo_setup import DEMO_PASSWORD, DEMO_USERS
+from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_USERS
 from tremplin.web.core.management.commands.demo_totp import current_code
 
 pytestmark = pytest.mark.e2e

@@ -11,23 +11,9 @@ from django.db import transaction
 
 from tremplin.web.accounts.models import Membership, Organisation, Territory, User
 from tremplin.web.accounts.services import membership_create, territories_import_csv
+from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, DEMO_USERS
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
-DEMO_PASSWORD = "Tremplin-demo-2026"
-# A fixed TOTP secret for the demo accounts that must use a second factor (never used outside the demo).
-DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-
-DEMO_USERS = [
-    # email, display name, role, organisation, organisation admin?
-    ("admin@demo.tremplin.org", "Alice Admin", "admin", "Agence régionale de santé Auvergne-Rhône-Alpes", True),
-    ("manager@demo.tremplin.org", "Paul Pilote", "programme_manager", "CEPSEM", True),
-    ("member@demo.tremplin.org", "Nadia Réseau", "network_member", "CPTS de Villeurbanne", True),
-    ("innovator@demo.tremplin.org", "Ines Innov", "innovator", "Kelvin Santé (jeune pousse de télésurveillance)", True),
-    ("reviewer@demo.tremplin.org", "Rémi Relecteur", "reviewer", "Pôle santé HEC Montréal", False),
-    ("evaluator@demo.tremplin.org", "Eva Luation", "evaluator", "Université Grenoble Alpes", False),
-    ("decider@demo.tremplin.org", "Denis Décideur", "decision_maker", "Agence régionale de santé Auvergne-Rhône-Alpes",
-     False),
-]
 
 
 class Command(BaseCommand):

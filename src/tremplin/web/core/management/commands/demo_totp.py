@@ -7,7 +7,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from tremplin.web.core.management.commands.demo_setup import DEMO_TOTP_SECRET
+from tremplin.web.core.demo import DEMO_TOTP_SECRET
 
 
 def current_code(secret: str = DEMO_TOTP_SECRET, at: float | None = None) -> str:
