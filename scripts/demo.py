@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,18 +18,37 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) != 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", default="8000")
     args = parser.parse_args()
+    from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_USERS
+
+    if not _port_free(args.host, int(args.port)):
+        print(f"Port {args.port} on {args.host} is already in use: stop the other server or run "
+              f"`make demo PORT=8001`.", file=sys.stderr)
+        return 1
     env = {**os.environ, "DEBUG": "1"}
     python = sys.executable
     worker = subprocess.Popen([python, "manage.py", "qcluster"], cwd=REPO, env=env, start_new_session=True)
     web = subprocess.Popen([python, "manage.py", "runserver", "--noreload", f"{args.host}:{args.port}"],
                            cwd=REPO, env=env, start_new_session=True)
-    time.sleep(2)
-    from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_USERS
+    deadline = time.monotonic() + 60
+    while _port_free(args.host, int(args.port)):
+        if web.poll() is not None or worker.poll() is not None or time.monotonic() > deadline:
+            print("The web server or the worker did not start (see the messages above).", file=sys.stderr)
+            for process in (web, worker):
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            return 1
+        time.sleep(0.3)
 
     url = f"http://{args.host}:{args.port}/"
     lines = [
