@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "tremplin.web.core",
     "tremplin.web.accounts",
     "tremplin.web.jobs",
+    "tremplin.web.problems",
+    "tremplin.web.calls",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +172,9 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tremplin] "
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Per-IP only: a per-account ("key") limit would let anyone lock a victim out from anywhere. Per
+# (account, IP) throttling is django-axes' job (below).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tremplin"
 LOGIN_REDIRECT_URL = "core:dashboard"

@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("tremplin.web.core.urls")),
     path("", include("tremplin.web.accounts.urls")),
     path("taches/", include("tremplin.web.jobs.urls")),
+    path("problematiques/", include("tremplin.web.problems.urls")),
+    path("appels/", include("tremplin.web.calls.urls")),
     path("compte/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
