@@ -177,6 +177,7 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tremplin] "
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Tremplin"
+MFA_ADAPTER = "tremplin.web.core.security.MfaAdapter"
 LOGIN_REDIRECT_URL = "core:dashboard"
 LOGIN_URL = "account_login"
 ACCOUNT_LOGOUT_REDIRECT_URL = "core:home"

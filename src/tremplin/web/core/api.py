@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 
 from tremplin.web.core.audit import audit_access_denied
+from tremplin.web.core.security import mfa_missing
 
 
 class RulesPermission(BasePermission):
@@ -19,6 +21,10 @@ class RulesPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
+            return False
+        # Token-authenticated requests bypass MfaRequiredMiddleware (DRF authenticates in the view).
+        if mfa_missing(request.user):
+            self.message = _("Double authentification requise.")
             return False
         perm = self._perm(view)
         if perm is None:

@@ -27,8 +27,9 @@ IGNORED_FIELDS = {"accounts.user": {"last_login"}, "mfa.authenticator": {"last_u
 _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar("tremplin_audit", default=None)
 
 
-def set_context(*, user=None, ip: str | None = None, path: str = "") -> contextvars.Token:
-    return _context.set({"user": user, "ip": ip, "path": path})
+def set_context(*, user=None, ip: str | None = None, path: str = "", request=None) -> contextvars.Token:
+    """`request`: its user is read when an entry is written (DRF sets token users after the middleware)."""
+    return _context.set({"user": user, "ip": ip, "path": path, "request": request})
 
 
 def reset_context(token: contextvars.Token) -> None:
@@ -61,6 +62,11 @@ def _tracked(sender) -> bool:
     return sender._meta.app_label in TRACKED_APP_LABELS and _label(sender) not in UNTRACKED_MODELS
 
 
+def _secret_values(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields
+            if f.name in SECRET_FIELDS}
+
+
 def _field_values(instance) -> dict:
     values = {}
     for f in instance._meta.concrete_fields:
@@ -72,11 +78,15 @@ def _field_values(instance) -> dict:
 def write_entry(*, action: str, instance=None, changes: dict | None = None, actor=None,
                 object_repr: str = "", model: str = "", object_pk: str = "") -> AuditLog:
     ctx = _context.get() or {}
-    actor = actor if actor is not None else ctx.get("user")
+    if actor is None:
+        actor = getattr(ctx.get("request"), "user", None) or ctx.get("user")
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
     if instance is not None:
         model = model or _label(type(instance))
+        if instance._meta.pk.name in SECRET_FIELDS:  # e.g. API tokens: the key is the primary key
+            object_pk = "***"
+            object_repr = object_repr or str(getattr(instance, "user", "") or "***")[:254]
         object_pk = object_pk or str(instance.pk or "")
         object_repr = object_repr or str(instance)[:254]
     return AuditLog.objects.create(
@@ -101,6 +111,7 @@ def _remember_old_values(sender, instance, raw=False, **kwargs):
     except sender.DoesNotExist:
         return
     instance._audit_old_values = _field_values(old)
+    instance._audit_old_secrets = _secret_values(old)
 
 
 @receiver(post_save)
@@ -114,11 +125,15 @@ def _audit_save(sender, instance, created, raw=False, **kwargs):
         return
     old = getattr(instance, "_audit_old_values", {})
     changed = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
+    old_secrets = getattr(instance, "_audit_old_secrets", {})
+    new_secrets = _secret_values(instance)
+    changed.update({k: ["***", "***"] for k, v in new_secrets.items() if k in old_secrets and old_secrets[k] != v})
     ignored = set(getattr(sender, "audit_ignore_fields", ())) | IGNORED_FIELDS.get(_label(sender), set())
     if not changed or set(changed) <= ignored:
         return
     write_entry(action=AuditAction.UPDATE, instance=instance, changes=changed)
     instance._audit_old_values = new
+    instance._audit_old_secrets = new_secrets
 
 
 @receiver(post_delete)
@@ -133,14 +148,14 @@ def _audit_delete(sender, instance, **kwargs):
 def _audit_login(sender, request, user, **kwargs):
     if request is not None:
         request.session["tremplin_login_at"] = dt.datetime.now(dt.UTC).timestamp()
-    write_entry(action=AuditAction.LOGIN_SUCCESS, actor=user, model=_label(type(user)),
+    write_entry(action=AuditAction.LOGIN_SUCCESS, actor=user, model=user._meta.label_lower,
                 object_pk=str(user.pk), object_repr=str(user))
 
 
 @receiver(user_logged_out)
 def _audit_logout(sender, request, user, **kwargs):
     if user is not None:
-        write_entry(action=AuditAction.LOGOUT, actor=user, model=_label(type(user)),
+        write_entry(action=AuditAction.LOGOUT, actor=user, model=user._meta.label_lower,
                     object_pk=str(user.pk), object_repr=str(user))
 
 

@@ -36,7 +36,7 @@ class SessionLifetimeMiddleware:
 def _mfa_exempt_prefixes() -> tuple[str, ...]:
     names = ["mfa_index", "mfa_activate_totp", "mfa_view_recovery_codes", "mfa_generate_recovery_codes",
              "mfa_download_recovery_codes", "account_logout", "set_language", "account_email",
-             "account_confirm_email", "account_login"]
+             "account_confirm_email", "account_login", "account_reauthenticate"]  # activation needs re-auth
     prefixes = [settings.STATIC_URL]
     for name in names:
         try:
@@ -105,7 +105,7 @@ class AuditContextMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        token = audit.set_context(user=user, ip=audit.client_ip(request), path=request.path)
+        token = audit.set_context(user=user, ip=audit.client_ip(request), path=request.path, request=request)
         try:
             return self.get_response(request)
         finally:
