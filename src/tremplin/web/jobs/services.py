@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,12 +29,14 @@ def job_enqueue(*, kind: str, params: dict | None = None, label: str = "", user=
         return job
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task("tremplin.web.jobs.services.job_run", str(job.pk),
-                                             task_name=f"{kind}:{job.pk}", group=kind))
+    # job_run is keyword-only: the job id travels as a keyword argument.
+    transaction.on_commit(lambda: async_task("tremplin.web.jobs.services.job_run", job_id=str(job.pk),
+                                             task_name=f"{kind[:60]}:{job.pk}", group=kind))
     return job
 
 
-def _progress_callback(job_id):
+def _progress_callback(job_id, attempts: int):
+    """The `progress(fraction, message)` callback given to handlers; raises JobCancelled on request."""
     last = {"value": -1.0}
 
     def progress(fraction: float, message: str = "") -> None:
@@ -42,7 +45,7 @@ def _progress_callback(job_id):
         if percent == last["value"] and not message:
             return
         last["value"] = percent
-        Job.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+        Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempts).update(
             progress=min(percent, 99), message=(message or "")[:300], updated_at=timezone.now()
         )
         if Job.objects.filter(pk=job_id, cancel_requested=True).exists():
@@ -51,11 +54,24 @@ def _progress_callback(job_id):
     return progress
 
 
+def _max_attempts() -> int:
+    """Deliveries allowed before giving up on a job whose worker keeps dying (0: no limit)."""
+    return int(getattr(settings, "Q_CLUSTER", {}).get("max_attempts", 0) or 0)
+
+
+def _mark_failed(job_id, error: str, *, attempts: int) -> None:
+    """Record a failure, unless the job finished or a newer attempt took over meanwhile."""
+    Job.objects.filter(pk=job_id, attempts=attempts).exclude(status__in=FINISHED_STATUSES).update(
+        status=JobStatus.FAILED, finished_at=timezone.now(), error=error[:10000])
+
+
 def job_run(*, job_id: str) -> str:
     """Run a job (called by the worker). Idempotent: a finished job is not run again.
 
     A re-delivered job (worker killed mid-run) starts over; its result and output are written with the
     final status in one transaction, guarded so that only one completion can ever be recorded.
+    Every outcome is recorded on the job (never left "running" by an exception escaping to the broker);
+    a job whose worker died `Q_CLUSTER["max_attempts"]` times is marked failed instead of run again.
     """
     job = Job.objects.filter(pk=job_id).first()
     if job is None:
@@ -66,28 +82,39 @@ def job_run(*, job_id: str) -> str:
         Job.objects.filter(pk=job_id).exclude(status__in=FINISHED_STATUSES).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now(), message="cancelled before start")
         return JobStatus.CANCELLED
+    limit = _max_attempts()
+    if limit and job.attempts >= limit:
+        _mark_failed(job_id, f"Gave up after {job.attempts} attempts: the worker running this job stopped "
+                             f"(killed or timed out) each time.", attempts=job.attempts)
+        return JobStatus.FAILED
     attempts = job.attempts + 1
-    Job.objects.filter(pk=job_id).update(status=JobStatus.RUNNING, attempts=attempts, started_at=timezone.now(),
-                                         progress=0, message="", error="")
-    handler = get_handler(job.kind)
+    # Claim this attempt only if nothing happened since we read the job (another delivery finishing it).
+    claimed = Job.objects.filter(pk=job_id, attempts=job.attempts).exclude(status__in=FINISHED_STATUSES).update(
+        status=JobStatus.RUNNING, attempts=attempts, started_at=timezone.now(), progress=0, message="", error="")
+    if not claimed:
+        return "superseded"
     try:
-        result = handler(dict(job.params), _progress_callback(job_id))
+        handler = get_handler(job.kind)
+        result = handler(dict(job.params), _progress_callback(job_id, attempts))
     except JobCancelled:
-        Job.objects.filter(pk=job_id).exclude(status__in=FINISHED_STATUSES).update(
+        Job.objects.filter(pk=job_id, attempts=attempts).exclude(status__in=FINISHED_STATUSES).update(
             status=JobStatus.CANCELLED, finished_at=timezone.now())
         return JobStatus.CANCELLED
     except Exception as exc:  # the job failed: record the error for the user
         logger.exception("job %s failed", job_id)
-        Job.objects.filter(pk=job_id).exclude(status__in=FINISHED_STATUSES).update(
-            status=JobStatus.FAILED, finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}"[:10000],
-        )
+        _mark_failed(job_id, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=5)}", attempts=attempts)
         return JobStatus.FAILED
-    with transaction.atomic():
-        finished = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempts).update(
-            status=JobStatus.SUCCEEDED, progress=100, finished_at=timezone.now(), result=result, message="")
-        if finished:
-            JobOutput.objects.create(job_id=job_id, payload=result or {})
+    try:
+        with transaction.atomic():
+            finished = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempts).update(
+                status=JobStatus.SUCCEEDED, progress=100, finished_at=timezone.now(), result=result,
+                message="")
+            if finished:
+                JobOutput.objects.create(job_id=job_id, payload=result or {})
+    except Exception as exc:  # e.g. a result that is not JSON-serialisable
+        logger.exception("job %s: could not save its result", job_id)
+        _mark_failed(job_id, f"Could not save the result: {type(exc).__name__}: {exc}", attempts=attempts)
+        return JobStatus.FAILED
     return JobStatus.SUCCEEDED if finished else "superseded"
 
 

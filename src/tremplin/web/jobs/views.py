@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -27,8 +28,13 @@ def job_list(request):
 
 @view_access("jobs.view_job", get_object=_job, expect=only_roles("admin", sample="job"))
 def job_detail(request, pk, obj: Job):
+    """The job's progress: the whole page, or only the progress block for htmx polling (every second until
+    the job finishes); without JavaScript, a refresh link."""
     template = "jobs/_job_progress.html" if request.htmx else "jobs/job_detail.html"
-    return render(request, template, {"job": obj, "can_cancel": request.user.has_perm("jobs.cancel_job", obj)})
+    response = render(request, template,
+                      {"job": obj, "can_cancel": request.user.has_perm("jobs.cancel_job", obj)})
+    patch_vary_headers(response, ["HX-Request"])  # same URL, two representations
+    return response
 
 
 @require_POST

@@ -1,0 +1,1 @@
+"""Impact estimators: DiD, TWFE (+ Goodman-Bacon), Callaway–Sant'Anna, event study, synth, ITS."""
