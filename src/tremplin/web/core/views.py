@@ -75,7 +75,9 @@ def dashboard(request):
             panel["role"] = role.value
             panel["label"] = role.label
             panels.append(panel)
-    context = {"memberships": memberships, "panels": panels}
+    from tremplin.web.core.dashboard import widgets_for
+
+    context = {"memberships": memberships, "panels": panels, "widgets": widgets_for(request)}
     if user.has_perm("core.view_auditlog"):
         User = get_user_model()
         context["admin_stats"] = {
