@@ -89,6 +89,34 @@ class World:
         self.membership = MembershipFactory(organisation=self.organisation)
         outsider = UserFactory()
         self.job = Job.objects.create(kind="demo.count", label="sample", created_by=outsider)
+        from tests.web.factories import ConsultationFactory, ProblemFactory, QuestionFactory
+
+        self.problem = ProblemFactory(organisation=self.organisation, created_by=outsider)
+        self.consultation = ConsultationFactory(problem=self.problem)
+        QuestionFactory(consultation=self.consultation)
+        self._calls_samples()
+
+    def _calls_samples(self) -> None:
+        """An open call with a submitted proposal (of `organisation`, assigned to nobody) and a PDF, and a
+        call whose decisions are released."""
+        from django.core.files.base import ContentFile
+
+        from tests.web.factories import make_call
+        from tremplin.web.calls import services as calls_services
+        from tremplin.web.calls.models import Attachment, Proposal
+
+        self.call = make_call("open")
+        self.proposal = Proposal.objects.create(call=self.call, organisation=self.organisation, title="Témoin",
+                                                summary="Résumé", description="Description", status="submitted",
+                                                requested_amount=1000)
+        self.attachment = Attachment(proposal=self.proposal, original_name="dossier.pdf", size=20)
+        self.attachment.file.save("dossier.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=True)
+        self.released_call = make_call("results", title="Appel publié")
+        released = Proposal.objects.create(call=self.released_call, organisation=self.organisation, title="Retenue",
+                                           summary="Résumé", description="Description", status="submitted",
+                                           requested_amount=1000)
+        calls_services.decision_record(proposal=released, outcome="selected", reason="Excellente")
+        calls_services.decisions_release(call=self.released_call)
 
     def kwargs(self, route: Route, sample: str | None) -> dict | None:
         values = {
@@ -97,6 +125,12 @@ class World:
             "membership": {"pk": self.membership.pk},
             "organisation-membership": {"pk": self.organisation.pk, "membership_pk": self.membership.pk},
             "job": {"pk": self.job.pk},
+            "problem": {"pk": self.problem.pk},
+            "consultation": {"pk": self.consultation.pk},
+            "call": {"pk": self.call.pk},
+            "released-call": {"pk": self.released_call.pk},
+            "proposal": {"pk": self.proposal.pk},
+            "attachment": {"pk": self.proposal.pk, "attachment_pk": self.attachment.pk},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
         }.get(sample or "", {})

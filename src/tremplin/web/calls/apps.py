@@ -6,3 +6,10 @@ class CallsConfig(AppConfig):
     name = "tremplin.web.calls"
     label = "calls"
     verbose_name = _("Appels de solutions")
+
+    def ready(self) -> None:
+        from tremplin.web.core.navigation import NavItem, register
+
+        register(NavItem(_("Appels de solutions"), "calls:call-list", "calls.view_call_list", 30))
+        register(NavItem(_("Mes propositions"), "calls:my-proposals", "calls.view_my_proposals", 31))
+        register(NavItem(_("À évaluer"), "calls:review-queue", "calls.view_review_queue", 32))

@@ -15,5 +15,9 @@ def navigation(request) -> dict:
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        items.append({"label": item.label, "url": url, "active": request.path.startswith(url) and url != "/"})
+        items.append({"label": item.label, "url": url, "active": False})
+    # The entry whose URL is the longest prefix of the current path is the current page.
+    matching = [i for i in items if request.path.startswith(i["url"]) and i["url"] != "/"]
+    if matching:
+        max(matching, key=lambda i: len(i["url"]))["active"] = True
     return {"nav_items": items, "user_roles": sorted(user.roles)}

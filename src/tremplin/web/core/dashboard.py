@@ -23,7 +23,10 @@ def register(widget: DashboardWidget) -> None:
     WIDGETS.append(widget)
 
 
-def widgets_for(request) -> list[dict]:
+def widgets_for(request) -> list[str]:
+    """The HTML of every widget this user should see, in order."""
+    from django.template.loader import render_to_string
+
     user = request.user
     rendered = []
     for widget in sorted(WIDGETS, key=lambda w: w.order):
@@ -31,5 +34,5 @@ def widgets_for(request) -> list[dict]:
             continue
         context = widget.context(request)
         if context is not None:
-            rendered.append({"template": widget.template, "context": context})
+            rendered.append(render_to_string(widget.template, context, request=request))
     return rendered

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,8 @@ class ProblemStatus(models.TextChoices):
 class Problem(models.Model):
     """A problem the network meets, reported by a member organisation."""
 
+    audit_ignore_fields = ("updated_at",)
+
     title = models.CharField(_("titre"), max_length=200)
     description = models.TextField(_("description"))
     domain = models.CharField(_("domaine de soins"), max_length=32, choices=CareDomain.choices)
@@ -49,6 +52,11 @@ class Problem(models.Model):
     status = models.CharField(_("statut"), max_length=20, choices=ProblemStatus.choices,
                               default=ProblemStatus.NEW, db_index=True)
     status_reason = models.TextField(_("motif du statut"), blank=True)
+    strategic_fit = models.PositiveSmallIntegerField(
+        _("adéquation stratégique (0 à 4)"), default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(4)],
+        help_text=_("Fixée par la personne responsable du programme : 0 = hors priorités, 4 = priorité majeure."),
+    )
     merged_into = models.ForeignKey("self", verbose_name=_("fusionnée dans"), null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="merged_problems")
     organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT,
@@ -65,3 +73,188 @@ class Problem(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        """Evidence links: one http(s) address per line (never javascript: or data: links)."""
+        from django.core.exceptions import ValidationError
+        from django.core.validators import URLValidator
+
+        validate = URLValidator(schemes=["http", "https"])
+        for number, line in enumerate((self.evidence_links or "").splitlines(), start=1):
+            if line.strip():
+                try:
+                    validate(line.strip())
+                except ValidationError as exc:
+                    raise ValidationError({"evidence_links": _("Ligne %(n)s : adresse web invalide (http ou https).")
+                                           % {"n": number}}) from exc
+
+    @property
+    def evidence_link_list(self) -> list[str]:
+        return [line.strip() for line in self.evidence_links.splitlines() if line.strip()]
+
+    @property
+    def is_open(self) -> bool:
+        """Open problems can be endorsed, merged and ranked (not merged, declined nor addressed)."""
+        return self.status in OPEN_STATUSES
+
+
+OPEN_STATUSES = (ProblemStatus.NEW, ProblemStatus.QUALIFIED, ProblemStatus.IN_CALL)
+STRATEGIC_FIT_MAX = 4
+
+
+class Endorsement(models.Model):
+    """An organisation's support for a problem reported by another organisation (one per organisation)."""
+
+    problem = models.ForeignKey(Problem, verbose_name=_("problématique"), on_delete=models.CASCADE,
+                                related_name="endorsements")
+    organisation = models.ForeignKey(Organisation, verbose_name=_("organisation"), on_delete=models.CASCADE,
+                                     related_name="problem_endorsements")
+    comment = models.TextField(_("commentaire"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("par"), null=True,
+                                   on_delete=models.SET_NULL, related_name="problem_endorsements")
+    created_at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appui")
+        verbose_name_plural = _("appuis")
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["problem", "organisation"], name="one_endorsement_per_organisation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} → {self.problem}"
+
+
+class PriorityWeights(models.Model):
+    """Weights of the prioritisation score (a singleton, pk=1, edited by programme managers)."""
+
+    audit_ignore_fields = ("updated_at",)
+
+    burden = models.DecimalField(_("poids du fardeau (coût)"), max_digits=5, decimal_places=2, default=1)
+    population = models.DecimalField(_("poids de la population concernée"), max_digits=5, decimal_places=2, default=1)
+    endorsements = models.DecimalField(_("poids des appuis"), max_digits=5, decimal_places=2, default=1)
+    strategic_fit = models.DecimalField(_("poids de l'adéquation stratégique"), max_digits=5, decimal_places=2,
+                                        default=1)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("modifié par"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("pondération de la priorisation")
+        verbose_name_plural = _("pondérations de la priorisation")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)
+
+    @classmethod
+    def load(cls) -> PriorityWeights:
+        weights, _created = cls.objects.get_or_create(pk=1)
+        return weights
+
+
+class Consultation(models.Model):
+    """A structured public consultation, open between two instants (time-zone aware).
+
+    Access policy: everyone (even anonymous visitors) reads the consultation and its tallies; every
+    signed-in user may answer once (one ConsultationResponse per user, enforced by a constraint).
+    Anonymous answers are not accepted: a per-browser guard would be trivial to bypass.
+    Free-text answers are read by programme managers only; exports are pseudonymous.
+    """
+
+    title = models.CharField(_("titre"), max_length=200)
+    description = models.TextField(_("présentation"), blank=True)
+    problem = models.ForeignKey(Problem, verbose_name=_("problématique"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="consultations")
+    starts_at = models.DateTimeField(_("ouverture"))
+    ends_at = models.DateTimeField(_("clôture"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("créée par"), null=True,
+                                   on_delete=models.SET_NULL, related_name="consultations")
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consultation")
+        verbose_name_plural = _("consultations")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")),
+                                   name="consultation_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QuestionKind(models.TextChoices):
+    CHOICE = "choice", _("Choix unique")
+    SCALE = "scale", _("Échelle de 1 à 5")
+    TEXT = "text", _("Texte libre")
+
+
+class Question(models.Model):
+    consultation = models.ForeignKey(Consultation, verbose_name=_("consultation"), on_delete=models.CASCADE,
+                                     related_name="questions")
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+    text = models.CharField(_("question"), max_length=300)
+    kind = models.CharField(_("type"), max_length=10, choices=QuestionKind.choices, default=QuestionKind.CHOICE)
+    choices = models.TextField(_("choix proposés"), blank=True, help_text=_("Un choix par ligne (choix unique)."))
+    required = models.BooleanField(_("réponse obligatoire"), default=True)
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["consultation", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def choice_list(self) -> list[str]:
+        return [line.strip() for line in self.choices.splitlines() if line.strip()]
+
+
+class ConsultationResponse(models.Model):
+    """One respondent's answers; a signed-in user answers a consultation once."""
+
+    consultation = models.ForeignKey(Consultation, verbose_name=_("consultation"), on_delete=models.CASCADE,
+                                     related_name="responses")
+    respondent = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("répondant"), on_delete=models.CASCADE,
+                                   related_name="consultation_responses")
+    submitted_at = models.DateTimeField(_("envoyée le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("réponse à une consultation")
+        verbose_name_plural = _("réponses aux consultations")
+        ordering = ["submitted_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["consultation", "respondent"], name="one_response_per_respondent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consultation} #{self.pk}"
+
+
+class Answer(models.Model):
+    response = models.ForeignKey(ConsultationResponse, verbose_name=_("réponse"), on_delete=models.CASCADE,
+                                 related_name="answers")
+    question = models.ForeignKey(Question, verbose_name=_("question"), on_delete=models.CASCADE,
+                                 related_name="answers")
+    choice = models.CharField(_("choix"), max_length=200, blank=True)
+    scale = models.PositiveSmallIntegerField(_("note"), null=True, blank=True)
+    text = models.TextField(_("texte"), blank=True)
+
+    class Meta:
+        verbose_name = _("réponse à une question")
+        verbose_name_plural = _("réponses aux questions")
+        constraints = [
+            models.UniqueConstraint(fields=["response", "question"], name="one_answer_per_question"),
+        ]
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def value(self) -> str:
+        if self.scale is not None:
+            return str(self.scale)
+        return self.choice or self.text

@@ -14,6 +14,7 @@ from tremplin.web.accounts.services import membership_create, territories_import
 from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, DEMO_USERS
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEMO_APP_COMMANDS = ("demo_problems", "demo_calls", "demo_portfolio", "demo_evaluations")
 
 
 class Command(BaseCommand):
@@ -28,6 +29,13 @@ class Command(BaseCommand):
                                "(make demo does) or pass --force on a throw-away instance.")
         with transaction.atomic():
             created = self._load()
+        # Capability apps add their own demo data (each command is idempotent).
+        from django.core.management import call_command, get_commands
+
+        available = get_commands()
+        for name in DEMO_APP_COMMANDS:
+            if name in available:
+                call_command(name, stdout=self.stdout, stderr=self.stderr)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {Territory.objects.count()} territories, {Organisation.objects.count()} "
             f"organisations, {User.objects.count()} users ({created} objects created this run)."))

@@ -1,0 +1,604 @@
+"""Pages of the calls app: calls, proposals, assignment, reviews, ranking, decisions, exports, results."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tremplin.web.accounts.models import Sector, User
+from tremplin.web.calls import exports, selectors, services
+from tremplin.web.calls.forms import (
+    AssignmentCsvForm,
+    AttachmentForm,
+    BudgetLineFormSet,
+    CallForm,
+    ConflictForm,
+    CriterionFormSet,
+    DecisionForm,
+    ManualAssignmentForm,
+    NoteForm,
+    ProposalForm,
+    ReviewForm,
+    budget_lines_from,
+)
+from tremplin.web.calls.models import (
+    Assignment,
+    Attachment,
+    Call,
+    Conflict,
+    Outcome,
+    Phase,
+    Proposal,
+    ProposalStatus,
+    Review,
+    ReviewStatus,
+)
+from tremplin.web.calls.selection import KnapsackItem, knapsack
+from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+
+MANAGERS = ("admin", "programme_manager")
+RANKING_PAGE_SIZE = 100
+SUGGESTION_AUTO_MAX = 2000
+# Platform admins are superusers: every permission is granted to them (Django ModelBackend).
+ADMIN_200 = {"admin": 200}
+ADMIN_302 = {"admin": 302}
+
+
+def _call(request, pk: int, **kwargs) -> Call:
+    return get_object_or_404(Call, pk=pk)
+
+
+def _proposal(request, pk: int, **kwargs) -> Proposal:
+    return get_object_or_404(Proposal.objects.select_related("call", "organisation"), pk=pk)
+
+
+def _attachment(request, pk: int, attachment_pk: int, **kwargs) -> Attachment:
+    return get_object_or_404(Attachment.objects.select_related("proposal", "proposal__call"), pk=attachment_pk,
+                             proposal_id=pk)
+
+
+def _errors(request, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+# --- calls ---------------------------------------------------------------------------------------------------
+
+
+@view_access("calls.view_call_list", expect=LOGGED_IN)
+def call_list(request):
+    calls = list(selectors.call_list_for_user(user=request.user))
+    return render(request, "calls/call_list.html", {
+        "calls": calls, "can_add": request.user.has_perm("calls.add_call")})
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.add_call", expect=only_roles(*MANAGERS))
+def call_create(request):
+    form = CallForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            call = services.call_create(created_by=request.user, **data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Appel créé avec la grille d'évaluation par défaut."))
+            return redirect("calls:call-detail", pk=call.pk)
+    return render(request, "calls/call_form.html", {"form": form, "title": _("Nouvel appel de solutions")})
+
+
+@view_access("calls.view_call", expect=Expect(anonymous=302, default=200, sample="call"), get_object=_call)
+def call_detail(request, pk: int, obj: Call):
+    user = request.user
+    context = {
+        "call": obj, "phase": obj.phase, "phases": Phase, "criteria": list(obj.criteria.all()),
+        "problems": list(obj.problems.all()), "territories": list(obj.eligible_territories.all()),
+        "sectors": [Sector(s).label for s in obj.eligible_sectors],
+        "can_manage": user.has_perm("calls.manage_call", obj),
+        "can_propose": user.has_perm("calls.add_proposal", obj),
+        "can_declare": user.has_perm("calls.declare_conflict", obj),
+        "my_proposals": list(selectors.my_proposals(user=user).filter(call=obj)),
+    }
+    if context["can_manage"]:
+        counts = dict(obj.proposals.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        context["counts"] = [(ProposalStatus(s).label, counts[s]) for s in ProposalStatus.values if s in counts]
+    return render(request, "calls/call_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.change_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def call_edit(request, pk: int, obj: Call):
+    form = CallForm(request.POST or None, instance=obj)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        problems, territories = data.pop("problems"), data.pop("eligible_territories")
+        try:
+            services.call_update(call=obj, problems=problems, eligible_territories=territories, **data)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Appel mis à jour."))
+            return redirect("calls:call-detail", pk=obj.pk)
+    return render(request, "calls/call_form.html", {"form": form, "title": obj.title, "call": obj})
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.change_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def call_criteria(request, pk: int, obj: Call):
+    initial = [{"name": c.name, "description": c.description, "weight": c.weight, "rubric": "\n".join(c.rubric)}
+               for c in obj.criteria.all()]
+    formset = CriterionFormSet(request.POST or None, initial=initial, prefix="criteria")
+    editable = obj.phase == Phase.DRAFT
+    if request.method == "POST" and formset.is_valid():
+        criteria = [f.cleaned_data for f in formset.forms
+                    if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("name")]
+        try:
+            services.criteria_replace(call=obj, criteria=criteria)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Grille d'évaluation enregistrée."))
+            return redirect("calls:call-detail", pk=obj.pk)
+    return render(request, "calls/call_criteria.html", {"call": obj, "formset": formset, "editable": editable})
+
+
+# --- proposals -----------------------------------------------------------------------------------------------
+
+
+def _proposal_forms(request, *, call, user, instance=None):
+    initial_lines = [{"label": line.label, "amount": line.amount} for line in instance.budget_lines.all()] \
+        if instance is not None else []
+    form = ProposalForm(request.POST or None, instance=instance, user=user, call=call)
+    budget = BudgetLineFormSet(request.POST or None, initial=initial_lines, prefix="budget")
+    return form, budget
+
+
+def _proposal_kwargs(form, budget) -> dict:
+    data = form.cleaned_data
+    return {"organisation": data["organisation"], "title": data["title"], "summary": data["summary"],
+            "description": data["description"], "evidence_level": data["evidence_level"],
+            "partners": list(data["partners"]), "territories": list(data["territories"]),
+            "budget_lines": budget_lines_from(budget)}
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.add_proposal", get_object=_call, expect=only_roles("innovator", "admin", sample="call"))
+def proposal_create(request, pk: int, obj: Call):
+    form, budget = _proposal_forms(request, call=obj, user=request.user)
+    if request.method == "POST" and form.is_valid() and budget.is_valid():
+        try:
+            proposal = services.proposal_create(call=obj, user=request.user, **_proposal_kwargs(form, budget))
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Brouillon enregistré : ajoutez vos pièces jointes puis soumettez."))
+            return redirect("calls:proposal-detail", pk=proposal.pk)
+    return render(request, "calls/proposal_form.html", {"form": form, "budget": budget, "call": obj,
+                                                         "title": _("Nouvelle proposition")})
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.change_proposal", get_object=_proposal, expect=Expect(anonymous=302, default=403,
+                                                                           roles=ADMIN_302, sample="proposal"))
+def proposal_edit(request, pk: int, obj: Proposal):
+    if obj.status != ProposalStatus.DRAFT or obj.call.phase != Phase.OPEN:
+        messages.error(request, _("Cette proposition ne peut plus être modifiée (soumise, retirée ou appel clos)."))
+        return redirect("calls:proposal-detail", pk=obj.pk)
+    form, budget = _proposal_forms(request, call=obj.call, user=request.user, instance=obj)
+    if request.method == "POST" and form.is_valid() and budget.is_valid():
+        try:
+            services.proposal_update(proposal=obj, user=request.user, **_proposal_kwargs(form, budget))
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Brouillon enregistré."))
+            return redirect("calls:proposal-detail", pk=obj.pk)
+    return render(request, "calls/proposal_form.html", {"form": form, "budget": budget, "call": obj.call,
+                                                         "proposal": obj, "title": obj.title})
+
+
+@view_access("calls.view_proposal", get_object=_proposal, expect=only_roles(*MANAGERS, sample="proposal"))
+def proposal_detail(request, pk: int, obj: Proposal):
+    user = request.user
+    blind = selectors.identity_hidden(user=user, proposal=obj)
+    is_manager = selectors.is_manager(user)
+    is_reviewer = obj.assignments.filter(reviewer=user).exists()
+    decision = None
+    if obj.call.released or is_manager:
+        decision = getattr(obj, "decision", None) if hasattr(obj, "decision") else None
+    context = {
+        "proposal": obj, "call": obj.call, "blind": blind, "decision": decision,
+        "partners": [] if blind else list(obj.partners.all()),
+        "territories": list(obj.territories.all()), "budget_lines": list(obj.budget_lines.all()),
+        "attachments": list(obj.attachments.all()),
+        "can_edit": user.has_perm("calls.change_proposal", obj) and obj.status == ProposalStatus.DRAFT
+        and obj.call.phase == Phase.OPEN,
+        "can_withdraw": user.has_perm("calls.change_proposal", obj) and obj.status != ProposalStatus.WITHDRAWN
+        and obj.call.phase in (Phase.OPEN, Phase.REVIEW),
+        "is_reviewer": is_reviewer, "is_manager": is_manager,
+        "attachment_form": AttachmentForm(),
+    }
+    if is_manager:
+        context["reviews"] = list(obj.reviews.select_related("reviewer").prefetch_related("scores__criterion"))
+        context["assignments"] = list(obj.assignments.select_related("reviewer"))
+        context["notes"] = list(obj.reviewer_notes.select_related("author"))
+        context["note_form"] = NoteForm()
+    return render(request, "calls/proposal_detail.html", context)
+
+
+@require_POST
+@view_access("calls.change_proposal", get_object=_proposal,
+             expect=Expect(anonymous=302, default=403, roles=ADMIN_302, sample="proposal", methods=("POST",)))
+def proposal_submit(request, pk: int, obj: Proposal):
+    try:
+        services.proposal_submit(proposal=obj, user=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("Proposition soumise. Vous serez informé de la décision à sa publication."))
+    return redirect("calls:proposal-detail", pk=obj.pk)
+
+
+@require_POST
+@view_access("calls.change_proposal", get_object=_proposal,
+             expect=Expect(anonymous=302, default=403, roles=ADMIN_302, sample="proposal", methods=("POST",)))
+def proposal_withdraw(request, pk: int, obj: Proposal):
+    try:
+        services.proposal_withdraw(proposal=obj, user=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("Proposition retirée."))
+    return redirect("calls:proposal-detail", pk=obj.pk)
+
+
+@require_POST
+@view_access("calls.change_proposal", get_object=_proposal,
+             expect=Expect(anonymous=302, default=403, roles=ADMIN_302, sample="proposal", methods=("POST",)))
+def attachment_upload(request, pk: int, obj: Proposal):
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.attachment_add(proposal=obj, user=request.user, uploaded=form.cleaned_data["file"])
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Pièce jointe ajoutée."))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("calls:proposal-detail", pk=obj.pk)
+
+
+@require_POST
+@view_access("calls.change_proposal", get_object=_proposal,
+             expect=Expect(anonymous=302, default=403, roles=ADMIN_302, sample="proposal", methods=("POST",)))
+def attachment_delete(request, pk: int, obj: Proposal):
+    attachment = obj.attachments.filter(pk=request.POST.get("attachment") or 0).first()
+    if attachment is None:
+        messages.error(request, _("Pièce jointe introuvable."))
+    else:
+        try:
+            services.attachment_delete(attachment=attachment, user=request.user)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Pièce jointe supprimée."))
+    return redirect("calls:proposal-detail", pk=obj.pk)
+
+
+@view_access("calls.view_attachment", get_object=_attachment, expect=only_roles(*MANAGERS, sample="attachment"))
+def attachment_download(request, pk: int, attachment_pk: int, obj: Attachment):
+    blind = selectors.identity_hidden(user=request.user, proposal=obj.proposal)
+    filename = f"piece-jointe-{obj.pk}.pdf" if blind else obj.original_name
+    try:
+        handle = obj.file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@view_access("calls.view_my_proposals", expect=only_roles("innovator", "admin"))
+def my_proposals(request):
+    return render(request, "calls/my_proposals.html", {
+        "proposals": list(selectors.my_proposals(user=request.user)),
+        "open_calls": [c for c in selectors.call_list_for_user(user=request.user) if c.phase == Phase.OPEN]})
+
+
+# --- reviewers -----------------------------------------------------------------------------------------------
+
+
+@view_access("calls.view_review_queue", expect=only_roles("reviewer", "admin"))
+def review_queue(request):
+    items = selectors.review_queue(user=request.user)
+    return render(request, "calls/review_queue.html", {
+        "pending": [i for i in items if not i.done], "done": [i for i in items if i.done],
+        "calls": [c for c in selectors.call_list_for_user(user=request.user) if c.phase != Phase.RESULTS]})
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.review_proposal", get_object=_proposal, expect=Expect(anonymous=302, default=403,
+                                                                           roles=ADMIN_200, sample="proposal"))
+def review_edit(request, pk: int, obj: Proposal):
+    user = request.user
+    review = Review.objects.filter(proposal=obj, reviewer=user).prefetch_related("scores").first()
+    criteria = list(obj.call.criteria.all())
+    form = ReviewForm(request.POST or None, criteria=criteria, review=review)
+    can_review = obj.call.phase == Phase.REVIEW and obj.status == ProposalStatus.SUBMITTED
+    if request.method == "POST" and form.is_valid():
+        action = request.POST.get("action", "save")
+        submit = action in {"submit", "submit_next"}
+        try:
+            review = services.review_save(proposal=obj, reviewer=user, scores=form.scores(),
+                                          comment=form.cleaned_data["comment"], submit=submit)
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Évaluation soumise.") if submit else _("Évaluation enregistrée."))
+            if action == "submit_next":
+                following = selectors.next_pending(user=user, after=obj)
+                if following is not None:
+                    return redirect("calls:review-edit", pk=following.pk)
+                messages.info(request, _("Plus aucune proposition en attente : merci !"))
+                return redirect("calls:review-queue")
+            return redirect("calls:review-edit", pk=obj.pk)
+    others = []
+    if selectors.others_reviews_visible(user=user, proposal=obj, own=review):
+        others = list(obj.reviews.filter(status=ReviewStatus.SUBMITTED).exclude(reviewer=user)
+                      .prefetch_related("scores__criterion"))
+    return render(request, "calls/review_form.html", {
+        "proposal": obj, "call": obj.call, "form": form, "review": review, "can_review": can_review,
+        "blind": selectors.identity_hidden(user=user, proposal=obj),
+        "partners": [] if selectors.identity_hidden(user=user, proposal=obj) else list(obj.partners.all()),
+        "budget_lines": list(obj.budget_lines.all()), "attachments": list(obj.attachments.all()),
+        "territories": list(obj.territories.all()), "others": others,
+        "notes": list(obj.reviewer_notes.select_related("author")), "note_form": NoteForm(),
+    })
+
+
+@require_POST
+@view_access("calls.write_reviewer_note", get_object=_proposal,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="proposal",
+                           methods=("POST",)))
+def note_add(request, pk: int, obj: Proposal):
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        services.reviewer_note_add(proposal=obj, author=request.user, text=form.cleaned_data["text"])
+        messages.success(request, _("Note ajoutée."))
+    else:
+        messages.error(request, _("La note est vide."))
+    if obj.assignments.filter(reviewer=request.user).exists():
+        return redirect("calls:review-edit", pk=obj.pk)
+    return redirect("calls:proposal-detail", pk=obj.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.declare_conflict", get_object=_call, expect=only_roles("reviewer", "admin", sample="call"))
+def call_conflicts(request, pk: int, obj: Call):
+    form = ConflictForm(request.POST or None, call=obj)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.conflict_declare(call=obj, reviewer=request.user, proposal=form.cleaned_data["proposal"],
+                                      organisation=form.cleaned_data["organisation"],
+                                      reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, _("Conflit déclaré : vous ne serez pas affecté à ces propositions."))
+            return redirect("calls:call-conflicts", pk=obj.pk)
+    conflicts = list(Conflict.objects.filter(call=obj, reviewer=request.user).select_related("proposal",
+                                                                                            "organisation"))
+    return render(request, "calls/conflicts.html", {"call": obj, "form": form, "conflicts": conflicts})
+
+
+@require_POST
+@view_access("calls.declare_conflict", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles={"reviewer": 302, "admin": 302}, sample="call",
+                           methods=("POST",)))
+def conflict_delete(request, pk: int, obj: Call):
+    conflict = Conflict.objects.filter(call=obj, reviewer=request.user, pk=request.POST.get("conflict") or 0).first()
+    if conflict is None:
+        messages.error(request, _("Conflit introuvable."))
+    else:
+        services.conflict_delete(conflict=conflict)
+        messages.success(request, _("Déclaration retirée."))
+    return redirect("calls:call-conflicts", pk=obj.pk)
+
+
+# --- managers: assignment, ranking, decisions, exports -------------------------------------------------------
+
+
+@view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def call_assignments(request, pk: int, obj: Call):
+    proposals = list(Proposal.objects.filter(call=obj, status=ProposalStatus.SUBMITTED)
+                     .select_related("organisation").order_by("pk"))
+    assignments: dict[int, list[Assignment]] = {}
+    for a in Assignment.objects.filter(proposal__call=obj).select_related("reviewer").order_by("reviewer__email"):
+        assignments.setdefault(a.proposal_id, []).append(a)
+    done = set(Review.objects.filter(proposal__call=obj, status=ReviewStatus.SUBMITTED)
+               .values_list("proposal_id", "reviewer_id"))
+    loads = list(selectors.reviewer_pool().annotate(
+        load=Count("call_assignments", filter=Q(call_assignments__proposal__call=obj))))
+    rows = [(p, [(a, (a.proposal_id, a.reviewer_id) in done) for a in assignments.get(p.pk, [])]) for p in proposals]
+    return render(request, "calls/assignments.html", {
+        "call": obj, "rows": rows, "loads": loads, "manual_form": ManualAssignmentForm(),
+        "csv_form": AssignmentCsvForm(), "can_assign": obj.phase in (Phase.OPEN, Phase.REVIEW)})
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="call",
+                           methods=("POST",)))
+def assignments_auto(request, pk: int, obj: Call):
+    try:
+        result = services.assignments_auto(call=obj, by=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("%(n)s affectations créées.") % {"n": len(result.pairs)})
+        if result.shortfall:
+            messages.warning(request, _("Pas assez d'évaluateurs sans conflit pour %(n)s proposition(s).")
+                             % {"n": len(result.shortfall)})
+    return redirect("calls:call-assignments", pk=obj.pk)
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="call",
+                           methods=("POST",)))
+def assignment_manual(request, pk: int, obj: Call):
+    form = ManualAssignmentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Indiquez une proposition et l'adresse d'un évaluateur."))
+        return redirect("calls:call-assignments", pk=obj.pk)
+    proposal = Proposal.objects.filter(call=obj, pk=form.cleaned_data["proposal"]).first()
+    reviewer = User.objects.filter(email__iexact=form.cleaned_data["reviewer"]).first()
+    if proposal is None or reviewer is None:
+        messages.error(request, _("Proposition ou évaluateur inconnu."))
+        return redirect("calls:call-assignments", pk=obj.pk)
+    try:
+        services.assignment_add(proposal=proposal, reviewer=reviewer, by=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("Évaluateur affecté."))
+    return redirect("calls:call-assignments", pk=obj.pk)
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="call",
+                           methods=("POST",)))
+def assignment_remove(request, pk: int, obj: Call):
+    assignment = Assignment.objects.filter(proposal__call=obj, pk=request.POST.get("assignment") or 0).first()
+    if assignment is None:
+        messages.error(request, _("Affectation introuvable."))
+    else:
+        try:
+            services.assignment_remove(assignment=assignment)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Affectation retirée."))
+    return redirect("calls:call-assignments", pk=obj.pk)
+
+
+@require_http_methods(["GET", "POST"])
+@view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def assignments_csv(request, pk: int, obj: Call):
+    form = AssignmentCsvForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        report = services.assignments_import_csv(call=obj, content=form.cleaned_data["file"].read(), by=request.user)
+        if report.ok:
+            messages.success(request, _("%(n)s affectations importées.") % {"n": report.created})
+            return redirect("calls:call-assignments", pk=obj.pk)
+    status = 400 if report is not None and not report.ok else 200
+    return render(request, "calls/assignments_csv.html", {"call": obj, "form": form, "report": report},
+                  status=status)
+
+
+def _suggestion(call: Call, rows, min_score: float) -> tuple[set[int], object]:
+    """Knapsack over the proposals whose mean score reaches `min_score` (value = mean weighted score)."""
+    items = [KnapsackItem(r.proposal_id, r.requested_amount, r.aggregate.mean) for r in rows
+             if r.aggregate.mean is not None and r.aggregate.mean >= min_score]
+    result = knapsack(items, call.budget_envelope)
+    return set(result.chosen), result
+
+
+def _min_score(request) -> float:
+    try:
+        value = float(request.GET.get("min_score", "0").replace(",", "."))
+    except ValueError:
+        return 0.0
+    return min(4.0, max(0.0, value))
+
+
+@view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def call_ranking(request, pk: int, obj: Call):
+    ranking = selectors.call_ranking(call=obj, hydrate=False)
+    min_score = _min_score(request)
+    # The suggestion is computed at once for usual calls, on request for very large ones (it takes ~0.1 s
+    # per 10,000 candidates).
+    compute = len(ranking) <= SUGGESTION_AUTO_MAX or request.GET.get("suggest") == "1"
+    suggested, result = _suggestion(obj, ranking, min_score) if compute else (set(), None)
+    decided_budget = sum((r.requested_amount for r in ranking if r.outcome == Outcome.SELECTED), 0)
+    page = Paginator(ranking, RANKING_PAGE_SIZE).get_page(request.GET.get("page"))
+    selectors.ranking_hydrate(page.object_list)
+    return render(request, "calls/ranking.html", {
+        "call": obj, "rows": page.object_list, "page": page, "suggested": suggested, "suggestion": result,
+        "outcomes": Outcome.choices, "min_score": min_score,
+        "can_decide": obj.phase in (Phase.DELIBERATION, Phase.RESULTS) and not obj.released,
+        "decided_budget": decided_budget, "undecided": sum(1 for r in ranking if r.outcome is None),
+    })
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_proposal,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="proposal",
+                           methods=("POST",)))
+def decision_record(request, pk: int, obj: Proposal):
+    form = DecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.decision_record(proposal=obj, outcome=form.cleaned_data["outcome"],
+                                     reason=form.cleaned_data["reason"], by=request.user)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Décision enregistrée (non publiée)."))
+    else:
+        messages.error(request, _("Choisissez une décision et indiquez un motif."))
+    return redirect("calls:call-ranking", pk=obj.call_id)
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="call",
+                           methods=("POST",)))
+def decisions_release(request, pk: int, obj: Call):
+    try:
+        n = services.decisions_release(call=obj, by=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("%(n)s décisions publiées et notifiées.") % {"n": n})
+    return redirect("calls:call-ranking", pk=obj.pk)
+
+
+@view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def call_export(request, pk: int, obj: Call):
+    what = request.GET.get("what", "proposals")
+    fmt = request.GET.get("fmt", "csv")
+    if what not in exports.EXPORTS or fmt not in ("csv", "xlsx"):
+        raise Http404
+    return exports.export_response(call=obj, what=what, fmt=fmt)
+
+
+@view_access(None, public=True, expect=Expect(anonymous=200, default=200, sample="released-call"))
+def call_results(request, pk: int):
+    call = get_object_or_404(Call, pk=pk)
+    if not call.released:
+        raise Http404  # nothing is public before the decisions are released
+    selected = list(Proposal.objects.filter(call=call, selected_at__isnull=False)
+                    .select_related("organisation").prefetch_related("partners").order_by("title"))
+    return render(request, "calls/results.html", {"call": call, "selected": selected})
