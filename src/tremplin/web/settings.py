@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "tremplin.web.jobs",
     "tremplin.web.problems",
     "tremplin.web.calls",
+    "tremplin.web.portfolio",
+    "tremplin.web.evaluations",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,8 @@ urlpatterns = [
     path("taches/", include("tremplin.web.jobs.urls")),
     path("problematiques/", include("tremplin.web.problems.urls")),
     path("appels/", include("tremplin.web.calls.urls")),
+    path("experimentations/", include("tremplin.web.portfolio.urls")),
+    path("evaluations/", include("tremplin.web.evaluations.urls")),
     path("compte/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
