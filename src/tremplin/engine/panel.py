@@ -1,0 +1,442 @@
+"""Evaluation panels: persons + care events -> unit x period table of outcomes.
+
+The panel is one Ibis expression (`panel_expr`) run on DuckDB (default; Parquet read in place,
+out-of-core) or on PySpark (`engine="spark"`), with identical results. Output columns:
+`unit_id`, `period` (1..T), `period_start`, `persons_at_risk`, one column per outcome, the covariates
+`share_female` and `mean_age`, then `cohort` (first treated period of the unit, 0 if never treated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tremplin.engine import loaders
+from tremplin.engine.errors import EngineInputError
+from tremplin.engine.outcomes import SCALE_FACTORS, Outcome, resolve
+
+Engine = Literal["duckdb", "spark"]
+Unit = Literal["territory", "parent"]
+PeriodKind = Literal["month", "quarter", "year"]
+ENGINES = ("duckdb", "spark")
+UNITS = ("territory", "parent")
+PERIODS = ("month", "quarter", "year")
+DAYS_PER_MONTH = 365.25 / 12
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class PeriodGrid:
+    """Consecutive periods 1..T covering [start, end]."""
+
+    kind: str
+    starts: tuple[dt.date, ...]
+    ends: tuple[dt.date, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.starts)
+
+    @property
+    def start(self) -> dt.date:
+        return self.starts[0]
+
+    @property
+    def end(self) -> dt.date:
+        return self.ends[-1]
+
+    def index_of(self, day: dt.date) -> int:
+        """1-based period containing `day` (0 if before the first, T+1 if after the last)."""
+        if day < self.start:
+            return 0
+        for i, (s, e) in enumerate(zip(self.starts, self.ends, strict=True)):
+            if s <= day <= e:
+                return i + 1
+        return self.count + 1
+
+
+def _period_start(day: dt.date, kind: str) -> dt.date:
+    if kind == "month":
+        return dt.date(day.year, day.month, 1)
+    if kind == "quarter":
+        return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+    return dt.date(day.year, 1, 1)
+
+
+def _next_start(day: dt.date, kind: str) -> dt.date:
+    step = {"month": 1, "quarter": 3, "year": 12}[kind]
+    month0 = day.year * 12 + day.month - 1 + step
+    return dt.date(month0 // 12, month0 % 12 + 1, 1)
+
+
+def period_grid(kind: str, start: dt.date, end: dt.date) -> PeriodGrid:
+    """The periods of `kind` from the one containing `start` to the one containing `end`."""
+    if kind not in PERIODS:
+        raise EngineInputError(f"Unknown period {kind!r}; allowed: {', '.join(PERIODS)}.")
+    if end < start:
+        raise EngineInputError(f"The study window ends ({end}) before it starts ({start}).")
+    starts, ends = [], []
+    current = _period_start(start, kind)
+    while current <= end:
+        nxt = _next_start(current, kind)
+        starts.append(current)
+        ends.append(nxt - dt.timedelta(days=1))
+        current = nxt
+    return PeriodGrid(kind=kind, starts=tuple(starts), ends=tuple(ends))
+
+
+def period_index(d: ir.DateValue, grid: PeriodGrid) -> ir.IntegerValue:
+    """Ibis expression: the 1-based period of date `d` on `grid` (arithmetic, no join)."""
+    y0, first = grid.start.year, grid.start
+    if grid.kind == "month":
+        return (d.year() - y0) * 12 + d.month() - first.month + 1
+    if grid.kind == "quarter":
+        return (d.year() - y0) * 4 + d.quarter() - ((first.month - 1) // 3 + 1) + 1
+    return d.year() - y0 + 1
+
+
+def _periods_table(grid: PeriodGrid) -> ir.Table:
+    return ibis.memtable(
+        pa.table(
+            {
+                "period": pa.array(range(1, grid.count + 1), pa.int64()),
+                "period_start": pa.array(grid.starts, pa.date32()),
+                "period_end": pa.array(grid.ends, pa.date32()),
+                "days": pa.array([(e - s).days + 1 for s, e in zip(grid.starts, grid.ends, strict=True)], pa.int64()),
+            }
+        )
+    )
+
+
+def _units_of_persons(persons: ir.Table, territories: ir.Table, unit: str) -> ir.Table:
+    cols = persons.select(
+        "person_id",
+        "birth_year",
+        female=ibis.ifelse(persons.sex == "F", 1, 0).fill_null(0),
+        unit_id=persons.territory_id,
+    )
+    if unit == "parent":
+        parents = territories.select(unit_id=territories.territory_id, parent_id=territories.parent_id)
+        cols = cols.join(parents, "unit_id").select(
+            "person_id", "birth_year", "female", unit_id=ibis._.parent_id.fill_null(ibis._.unit_id)
+        )
+    return cols
+
+
+def panel_expr(
+    tables: dict[str, ir.Table],
+    *,
+    grid: PeriodGrid,
+    unit: str = "territory",
+    outcomes: tuple[Outcome, ...],
+    cohorts: dict[int, int] | None = None,
+) -> ir.Table:
+    """The panel as one Ibis expression over the four tables (see module docstring)."""
+    persons, obs, events = tables["persons"], tables["observation_periods"], tables["care_events"]
+    people = _units_of_persons(persons, tables["territories"], unit)
+    periods = _periods_table(grid)
+    w0, w1 = ibis.literal(grid.start), ibis.literal(grid.end)
+
+    # Persons at risk, female share and mean age through difference arrays over periods.
+    op = obs.join(people, "person_id")
+    op = op.select(
+        "unit_id",
+        "female",
+        "birth_year",
+        s=ibis.greatest(op.start, w0),
+        e=ibis.least(op.end, w1),
+    )
+    op = op.filter(op.s <= op.e).mutate(p0=period_index(ibis._.s, grid), p1=period_index(ibis._.e, grid))
+    first = periods.select(p0="period", ps0="period_start")
+    last = periods.select(p1="period", pe1="period_end")
+    op = op.join(first, "p0").join(last, "p1")
+    zero = ibis.literal(0, "int64")
+    enter = op.select(
+        "unit_id",
+        period=op.p0.cast("int64"),
+        dc=ibis.literal(1, "int64"),
+        df=op.female.cast("int64"),
+        db=op.birth_year.cast("int64"),
+        edge=-op.s.delta(op.ps0, unit="day").cast("int64"),
+    )
+    leave = op.select(
+        "unit_id",
+        period=(op.p1 + 1).cast("int64"),
+        dc=ibis.literal(-1, "int64"),
+        df=-op.female.cast("int64"),
+        db=-op.birth_year.cast("int64"),
+        edge=zero,
+    )
+    tail = op.select(
+        "unit_id",
+        period=op.p1.cast("int64"),
+        dc=zero,
+        df=zero,
+        db=zero,
+        edge=-op.pe1.delta(op.e, unit="day").cast("int64"),
+    )
+    diffs = ibis.union(enter, leave, tail, distinct=False)
+    diffs = diffs.group_by(["unit_id", "period"]).aggregate(
+        dc=diffs.dc.sum(), df=diffs.df.sum(), db=diffs.db.sum(), edge=diffs.edge.sum()
+    )
+    units = people.select("unit_id").distinct()
+    cells = units.cross_join(periods.select("period", "period_start", "days"))
+    cells = cells.left_join(diffs, ["unit_id", "period"]).select(
+        "unit_id",
+        "period",
+        "period_start",
+        "days",
+        dc=ibis._.dc.fill_null(0),
+        df=ibis._.df.fill_null(0),
+        db=ibis._.db.fill_null(0),
+        edge=ibis._.edge.fill_null(0),
+    )
+    cw = ibis.cumulative_window(group_by=cells.unit_id, order_by=cells.period)
+    cells = cells.mutate(
+        persons_at_risk=cells.dc.sum().over(cw).cast("int64"),
+        females=cells.df.sum().over(cw),
+        birth_years=cells.db.sum().over(cw),
+    )
+
+    # Events: one scan for the per-event outcomes, one aggregate per windowed outcome.
+    ev = events.filter(events.event_date.between(w0, w1)).join(people, "person_id")
+    ev = ev.mutate(period=period_index(ev.event_date, grid).cast("int64"), age=ev.event_date.year() - ev.birth_year)
+    per_event = [o for o in outcomes if o.kind == "events"]
+    result = cells
+    if per_event:
+        agg = ev.group_by(["unit_id", "period"]).aggregate(**{f"{o.name}__num": o.value(ev).sum() for o in per_event})
+        result = result.left_join(agg, ["unit_id", "period"]).drop("unit_id_right", "period_right")
+    custom_dens = set()
+    for o in outcomes:
+        if o.kind != "custom":
+            continue
+        agg = o.aggregate(ev)
+        renames = {f"{o.name}__num": "num"}
+        if "den" in agg.columns:
+            renames[f"{o.name}__den"] = "den"
+            custom_dens.add(o.name)
+        agg = agg.rename(renames)
+        result = result.left_join(agg, ["unit_id", "period"]).drop("unit_id_right", "period_right")
+
+    at_risk = result.persons_at_risk
+    columns: dict[str, Any] = {
+        "unit_id": result.unit_id.cast("int64"),
+        "period": result.period.cast("int64"),
+        "period_start": result.period_start,
+        "persons_at_risk": at_risk,
+    }
+    for o in outcomes:
+        factor = SCALE_FACTORS[o.scale]
+        if o.kind == "exposure":
+            person_days = at_risk * result.days + result.edge
+            columns[o.name] = person_days.cast("float64") / DAYS_PER_MONTH
+            continue
+        num = result[f"{o.name}__num"].fill_null(0).cast("float64")
+        den = result[f"{o.name}__den"].fill_null(0) if o.name in custom_dens else at_risk
+        columns[o.name] = ibis.ifelse(den > 0, num * factor / den.cast("float64"), ibis.null("float64"))
+    columns["share_female"] = ibis.ifelse(
+        at_risk > 0, result.females.cast("float64") / at_risk.cast("float64"), ibis.null("float64")
+    )
+    columns["mean_age"] = ibis.ifelse(
+        at_risk > 0,
+        result.period_start.year().cast("float64") - result.birth_years.cast("float64") / at_risk.cast("float64"),
+        ibis.null("float64"),
+    )
+    panel = result.select(**columns)
+    cohort_table = ibis.memtable(
+        pa.table(
+            {
+                "unit_id": pa.array(list((cohorts or {}).keys()), pa.int64()),
+                "cohort": pa.array(list((cohorts or {}).values()), pa.int64()),
+            }
+        )
+    )
+    panel = panel.left_join(cohort_table, "unit_id").drop("unit_id_right")
+    panel = panel.mutate(cohort=panel.cohort.fill_null(0).cast("int64"))
+    return panel.order_by(["unit_id", "period"])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Interventions -> cohorts
+
+
+def read_interventions(data_dir: Path, interventions: str | Path | None) -> dict[int, dt.date]:
+    """Start date per treated unit, from an interventions file or the generator's `truth.json`.
+
+    An interventions file (CSV or Parquet) has columns `unit_id` and `start_date`. Without one,
+    `DATA_DIR/interventions.csv|parquet` is used if present, else `DATA_DIR/truth.json`.
+    """
+    path = Path(interventions) if interventions else None
+    if path is None:
+        for candidate in ("interventions.parquet", "interventions.csv"):
+            if (data_dir / candidate).is_file():
+                path = data_dir / candidate
+                break
+    if path is not None:
+        if not path.is_file():
+            raise EngineInputError(f"Interventions file not found: {path}")
+        table = pq.read_table(path) if path.suffix == ".parquet" else loaders.read_csv_strings(path)
+        missing = {"unit_id", "start_date"} - set(table.column_names)
+        if missing:
+            raise EngineInputError(
+                f"{path}: missing column(s) {', '.join(sorted(missing))} (need unit_id, start_date)."
+            )
+        starts: dict[int, dt.date] = {}
+        for row, (uid, start) in enumerate(
+            zip(table["unit_id"].to_pylist(), table["start_date"].to_pylist(), strict=True), start=2
+        ):
+            try:
+                day = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
+                starts[int(uid)] = day
+            except (TypeError, ValueError) as exc:
+                raise EngineInputError(f"{path}, row {row}: bad unit_id/start_date ({uid!r}, {start!r}).") from exc
+        return starts
+    truth = data_dir / "truth.json"
+    if truth.is_file():
+        info = json.loads(truth.read_text("utf-8"))
+        return {int(i["territory_id"]): dt.date.fromisoformat(i["start_date"]) for i in info.get("interventions", [])}
+    return {}
+
+
+def cohorts_on_grid(starts: dict[int, dt.date], grid: PeriodGrid) -> dict[int, int]:
+    """First treated period per unit: the period containing its start date (1 if it started before the
+    window, 0 (never treated) if after)."""
+    out = {}
+    for uid, day in starts.items():
+        idx = grid.index_of(day)
+        out[uid] = 0 if idx > grid.count else max(idx, 1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running on a backend
+
+
+def spark_session(app_name: str = "tremplin"):
+    """A local Spark session (imports pyspark only when called)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise EngineInputError("The Spark engine needs pyspark: pip install 'tremplin[spark]'.") from exc
+    return (
+        SparkSession.builder.master("local[2]")
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+
+
+@contextmanager
+def connect(engine: str, *, spark=None) -> Iterator[Any]:
+    """An Ibis connection for `engine` ("duckdb" in memory, or "spark" on a local session)."""
+    if engine not in ENGINES:
+        raise EngineInputError(f"Unknown engine {engine!r}; allowed: {', '.join(ENGINES)}.")
+    if engine == "duckdb":
+        con = ibis.duckdb.connect()
+        try:
+            yield con
+        finally:
+            con.disconnect()
+    else:
+        session = spark if spark is not None else spark_session()
+        yield ibis.pyspark.connect(session)
+
+
+def _default_window(con, tables: dict[str, ir.Table]) -> tuple[dt.date, dt.date]:
+    obs = tables["observation_periods"]
+    row = con.to_pyarrow(obs.aggregate(lo=obs.start.min(), hi=obs.end.max())).to_pylist()[0]
+    if row["lo"] is None:
+        raise EngineInputError("observation_periods is empty: no population at risk, no panel.")
+    return row["lo"], row["hi"]
+
+
+def build_panel(
+    data_dir: str | Path,
+    *,
+    unit: str = "territory",
+    period: str = "month",
+    outcomes: list[str] | tuple[str, ...] | str | None = None,
+    engine: str = "duckdb",
+    format: str = "auto",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    interventions: str | Path | None = None,
+    out: str | Path | None = None,
+    spark=None,
+    progress: Progress | None = None,
+) -> pa.Table:
+    """Build the unit x period panel of `data_dir` and return it as a PyArrow table.
+
+    The study window defaults to the span of observation periods; `out` also writes it to Parquet
+    (atomically). See `docs/data.md` for column definitions.
+    """
+    progress = progress or (lambda f, m: None)
+    if unit not in UNITS:
+        raise EngineInputError(f"Unknown unit {unit!r}; allowed: {', '.join(UNITS)}.")
+    if period not in PERIODS:
+        raise EngineInputError(f"Unknown period {period!r}; allowed: {', '.join(PERIODS)}.")
+    if engine not in ENGINES:
+        raise EngineInputError(f"Unknown engine {engine!r}; allowed: {', '.join(ENGINES)}.")
+    chosen = resolve(outcomes)
+    data_dir = Path(data_dir)
+    progress(0.05, "Opening the data")
+    with loaders.parquet_dataset(data_dir, format=format) as pq_dir, connect(engine, spark=spark) as con:
+        tables = loaders.open_tables(con, pq_dir)
+        if start is None or end is None:
+            lo, hi = _default_window(con, tables)
+            start, end = start or lo, end or hi
+        grid = period_grid(period, start, end)
+        starts = read_interventions(data_dir, interventions) if unit == "territory" or interventions else {}
+        expr = panel_expr(tables, grid=grid, unit=unit, outcomes=chosen, cohorts=cohorts_on_grid(starts, grid))
+        progress(0.2, f"Building the {unit} x {period} panel on {engine}")
+        table = con.to_pyarrow(expr)
+    table = _normalise(table, chosen)
+    if out is not None:
+        progress(0.95, f"Writing {out}")
+        write_parquet_atomic(table, Path(out))
+    progress(1.0, f"Panel: {table.num_rows:,} rows ({grid.count} periods)")
+    return table
+
+
+def _normalise(table: pa.Table, outcomes: tuple[Outcome, ...]) -> pa.Table:
+    fields = [
+        pa.field("unit_id", pa.int64()),
+        pa.field("period", pa.int64()),
+        pa.field("period_start", pa.date32()),
+        pa.field("persons_at_risk", pa.int64()),
+        *[pa.field(o.name, pa.float64()) for o in outcomes],
+        pa.field("share_female", pa.float64()),
+        pa.field("mean_age", pa.float64()),
+        pa.field("cohort", pa.int64()),
+    ]
+    schema = pa.schema(fields)
+    return table.select(schema.names).cast(schema)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write `table` to `path` through a temporary file renamed at the end (no partial file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        tmp = Path(f.name)
+    try:
+        pq.write_table(table, tmp)
+        shutil.move(str(tmp), path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
