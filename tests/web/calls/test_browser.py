@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from tests.e2e import test_roles
-from tests.e2e.conftest import browser, demo_data, page, screenshot  # noqa: F401 - fixtures
+from tests.e2e.conftest import screenshot
 from tremplin.web.calls.models import Call, Proposal
 
 pytestmark = pytest.mark.e2e

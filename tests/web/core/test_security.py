@@ -294,7 +294,8 @@ def test_passwords_are_hashed_in_production_with_a_slow_hasher():
 
 def _production_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"TREMPLIN_TESTING", "DEBUG", "DATABASE_URL",
-                                                            "SECURE_COOKIES", "SECURE_SSL_REDIRECT"}}
+                                                            "SECURE_COOKIES", "SECURE_SSL_REDIRECT",
+                                                            "DJANGO_ALLOW_ASYNC_UNSAFE"}}
     alphabet = string.ascii_letters + string.digits + "!@#%^&*(-_=+)"
     env.update({
         "DJANGO_SETTINGS_MODULE": "tremplin.web.settings", "DEBUG": "0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import browser, page, screenshot  # noqa: F401  (fixtures)
+from tests.e2e.conftest import screenshot
 from tremplin.web.core.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.e2e
