@@ -152,3 +152,19 @@ def _now():
     from django.utils import timezone as _tz
 
     return _tz.now()
+
+
+# --- portfolio -----------------------------------------------------------------------------------------------
+
+
+class ExperimentFactory(factory.django.DjangoModelFactory):
+    """An active stage-1 experiment (use portfolio services for transitions)."""
+
+    class Meta:
+        model = "portfolio.Experiment"
+
+    title = factory.Sequence(lambda n: f"Expérimentation {n}")
+    summary = "Résumé de l'expérimentation."
+    lead_organisation = factory.SubFactory(OrganisationFactory)
+    care_domain = "chronic_disease"
+    stage = 1

@@ -95,6 +95,8 @@ class World:
         self.consultation = ConsultationFactory(problem=self.problem)
         QuestionFactory(consultation=self.consultation)
         self._calls_samples()
+        self._portfolio_samples()
+        self._evaluations_samples()
 
     def _calls_samples(self) -> None:
         """An open call with a submitted proposal (of `organisation`, assigned to nobody) and a PDF, and a
@@ -118,6 +120,39 @@ class World:
         calls_services.decision_record(proposal=released, outcome="selected", reason="Excellente")
         calls_services.decisions_release(call=self.released_call)
 
+    def _portfolio_samples(self) -> None:
+        """An experiment led by `organisation` (no persona is involved) with an evaluation plan."""
+        from datetime import date
+
+        from tremplin.web.portfolio import services as portfolio_services
+
+        self.experiment = portfolio_services.experiment_create(
+            title="Expérimentation témoin", lead_organisation=self.organisation, territories=[self.territory],
+            start_date=date(2025, 1, 1), authorisation_end=date(2026, 1, 1), legal_framework="article_51")
+        portfolio_services.milestone_add(experiment=self.experiment, name="Inclusions", due_date=date(2025, 6, 1))
+        portfolio_services.evaluation_plan_register(
+            experiment=self.experiment, treated_territories=[self.territory],
+            comparison_territories=[TerritoryFactory(), TerritoryFactory()], primary_outcome="hospitalisation_rate",
+            baseline_mean=12.0, baseline_sd=1.0, expand_criteria="Baisse ≥ 5 %", stop_criteria="Aucune baisse")
+        portfolio_services.deadlines_article51(experiment=self.experiment)
+
+    def _evaluations_samples(self) -> None:
+        """A dataset and a queued run of the sample plan, both by an outsider, and a published run."""
+        from django.utils import timezone
+
+        from tremplin.web.evaluations.models import Dataset, Run
+
+        outsider = UserFactory()
+        self.plan = self.experiment.evaluation_plan
+        self.dataset = Dataset.objects.create(name="Données témoin", source="path", source_path="/nowhere",
+                                              created_by=outsider)
+        self.run = Run.objects.create(plan=self.plan, dataset=self.dataset, dataset_fingerprint="0" * 64,
+                                      estimator="cs", engine_version="0", created_by=outsider)
+        self.published_run = Run.objects.create(
+            plan=self.plan, dataset=self.dataset, dataset_fingerprint="0" * 64, estimator="cs", engine_version="0",
+            created_by=outsider, status="succeeded", published_at=timezone.now(),
+            publication={"headline": None, "trends": [], "threshold": 11})
+
     def kwargs(self, route: Route, sample: str | None) -> dict | None:
         values = {
             "organisation": {"pk": self.organisation.pk},
@@ -131,6 +166,11 @@ class World:
             "released-call": {"pk": self.released_call.pk},
             "proposal": {"pk": self.proposal.pk},
             "attachment": {"pk": self.proposal.pk, "attachment_pk": self.attachment.pk},
+            "experiment": {"pk": self.experiment.pk},
+            "plan": {"pk": self.plan.pk},
+            "dataset": {"pk": self.dataset.pk},
+            "run": {"pk": self.run.pk},
+            "published-run": {"pk": self.published_run.pk},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
         }.get(sample or "", {})

@@ -1,5 +1,104 @@
-"""API viewsets of this app; `register(router)` is called by tremplin/web/api_urls.py."""
+"""REST API of the portfolio: `/api/v1/experiments/` (read-only, same permissions as the pages).
+
+Every signed-in user gets the public summary; budget, milestones, KPIs, plan and alert are only filled in for
+those allowed to see the full experiment (`portfolio.view_experiment`), otherwise they are `null`.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers, viewsets
+
+from tremplin.web.core.access import Expect
+from tremplin.web.core.api import RulesPermission
+from tremplin.web.portfolio import selectors
+from tremplin.web.portfolio.models import Experiment
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    lead_organisation = serializers.SerializerMethodField()
+    partners = serializers.SerializerMethodField()
+    territories = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    details = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Experiment
+        fields = ["id", "title", "summary", "stage", "status", "care_domain", "lead_organisation", "partners",
+                  "territories", "details"]
+        read_only_fields = fields
+
+    def get_lead_organisation(self, obj):
+        org = obj.lead_organisation
+        return {"id": org.pk, "name": org.name, "sector": org.sector}
+
+    def get_partners(self, obj):
+        return [{"id": o.pk, "name": o.name, "sector": o.sector} for o in obj.partners.all()]
+
+    def _full(self, obj) -> bool:
+        user = self.context["request"].user
+        if self.context.get("_details") is None:
+            self.context["_details"] = user.has_perm("portfolio.view_portfolio_details")
+            self.context["_involved"] = selectors.involved_experiment_ids(user=user)
+        return self.context["_details"] or obj.pk in self.context["_involved"]
+
+    def get_details(self, obj):
+        if not self._full(obj):
+            return None
+        if "_budgets" not in self.context:
+            page = self.context.get("_page") or [obj]
+            self.context["_budgets"] = selectors.budget_totals(experiment_ids=[e.pk for e in page])
+        budget = self.context["_budgets"].get(obj.pk)
+        alert = selectors.evaluation_alert(obj)
+        plan = selectors.plan_of(obj)
+        return {
+            "start_date": obj.start_date, "legal_framework": obj.legal_framework,
+            "authorisation_end": obj.authorisation_end,
+            "committed": str(budget.committed) if budget else "0", "spent": str(budget.spent) if budget else "0",
+            "milestones": [{"name": m.name, "due_date": m.due_date, "done_on": m.done_on}
+                           for m in obj.milestones.all()],
+            "kpis": [{"name": k.name, "unit": k.unit, "target": None if k.target is None else str(k.target),
+                      "values": [{"date": v.date, "value": str(v.value)} for v in k.values.all()]}
+                     for k in obj.kpis.all()],
+            "evaluation_plan": None if plan is None else {
+                "primary_outcome": plan.primary_outcome, "design": plan.design,
+                "expected_effect": plan.expected_effect, "months_required": plan.months_required,
+                "locked_at": plan.locked_at},
+            "alert": None if alert is None else {"available_months": alert.available_months,
+                                                 "months_required": alert.months_required,
+                                                 "months_short": alert.months_short},
+        }
+
+
+class ExperimentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Experiments of the portfolio (summary for every signed-in user, details for those allowed)."""
+
+    serializer_class = ExperimentSerializer
+    permission_classes = [RulesPermission]
+    permission_map = {"list": "portfolio.view_portfolio", "retrieve": "portfolio.view_portfolio"}
+    access_expect = Expect(anonymous=403, default=200)
+    access_expect_detail = Expect(anonymous=403, default=200, sample="experiment")
+
+    def get_queryset(self):
+        qs = (selectors.experiment_list_for_user(user=self.request.user)
+              .select_related("lead_organisation", "evaluation_plan")
+              .prefetch_related("partners", "territories", "milestones", "kpis__values").order_by("stage", "pk"))
+        stage = self.request.query_params.get("stage")
+        if stage and stage.isdigit():
+            qs = qs.filter(stage=int(stage))
+        return qs
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._page = page
+        return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        page = getattr(self, "_page", None)
+        if page is not None:
+            context["_page"] = page
+        return context
 
 
 def register(router) -> None:
     """Register this app's viewsets on the v1 router."""
+    router.register("experiments", ExperimentViewSet, basename="experiment")

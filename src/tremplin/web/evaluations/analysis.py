@@ -1,0 +1,175 @@
+"""The analysis of a run: panel (engine) -> estimator (engine) -> headline, trends, diagnostics, figures.
+
+Only orchestration and presentation here; every number comes from `tremplin.engine`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tremplin.engine.outcomes import SCALE_FACTORS, resolve
+from tremplin.engine.panel import build_panel
+
+Progress = Callable[[float, str], None]
+FEW_CLUSTERS = 10  # below this many treated (or comparison) units, cluster-robust inference is fragile
+PRETREND_ALPHA = 0.05
+
+
+def _figure_json(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+def _finite(x) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def outcome_scale(outcome: str) -> float:
+    return SCALE_FACTORS.get(resolve([outcome])[0].scale, 1.0)
+
+
+def group_trends(panel: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Per period and group (treated = ever treated, comparison = never treated): persons at risk,
+    events (outcome x persons / scale, rounded) and the outcome rate over the group."""
+    scale = outcome_scale(outcome)
+    df = panel.assign(group=np.where(panel["cohort"] > 0, "treated", "comparison"))
+    df = df.assign(events=df[outcome] * df["persons_at_risk"] / scale)
+    out = (df.groupby(["group", "period", "period_start"], as_index=False)
+           .agg(persons_at_risk=("persons_at_risk", "sum"), events=("events", "sum"), units=("unit_id", "nunique")))
+    out["events"] = out["events"].round().astype("int64")
+    out["rate"] = np.where(out["persons_at_risk"] > 0, scale * out["events"] / out["persons_at_risk"], np.nan)
+    out["period_start"] = out["period_start"].astype(str)
+    return out.sort_values(["group", "period"]).reset_index(drop=True)
+
+
+def trends_figure(trends: list[dict], outcome: str, labels: dict[str, str]):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for group in ("treated", "comparison"):
+        rows = [r for r in trends if r["group"] == group]
+        fig.add_trace(go.Scatter(x=[r["period_start"] for r in rows], y=[r["rate"] for r in rows],
+                                 mode="lines+markers", name=labels[group]))
+    fig.update_layout(template="plotly_white", yaxis_title=labels.get("outcome", outcome), xaxis_title=labels["period"],
+                      margin={"l": 50, "r": 20, "t": 30, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def headline(att: float, ci_low: float, ci_high: float, baseline: float) -> dict:
+    """Effect relative to the baseline (mean outcome of treated units before their start)."""
+    ok = baseline and math.isfinite(baseline) and baseline > 0
+    return {
+        "att": _finite(att),
+        "ci_low": _finite(ci_low),
+        "ci_high": _finite(ci_high),
+        "baseline": _finite(baseline),
+        "relative": _finite(att / baseline) if ok else None,
+        "relative_ci_low": _finite(ci_low / baseline) if ok else None,
+        "relative_ci_high": _finite(ci_high / baseline) if ok else None,
+    }
+
+
+def run_analysis(
+    data_dir: Path,
+    *,
+    outcome: str,
+    estimator: str,
+    period: str = "quarter",
+    interventions: Path | None = None,
+    seed: int = 0,
+    bootstrap: int | None = None,
+    control: str = "never",
+    progress: Progress,
+    labels: dict[str, str] | None = None,
+) -> tuple[dict, dict]:
+    """Run one evaluation; returns (result, timings). Deterministic for given inputs and seed."""
+    import time
+
+    labels = labels or {"treated": "treated", "comparison": "comparison", "period": "period"}
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress(0.05, "panel")
+    table = build_panel(data_dir, unit="territory", period=period, outcomes=[outcome], interventions=interventions,
+                        progress=lambda f, m: progress(0.05 + 0.45 * f, m))
+    panel = table.to_pandas()
+    timings["panel"] = round(time.perf_counter() - t0, 3)
+    treated_units = int(panel.loc[panel["cohort"] > 0, "unit_id"].nunique())
+    comparison_units = int(panel.loc[panel["cohort"] == 0, "unit_id"].nunique())
+    if treated_units == 0:
+        raise ValueError("No treated unit in the panel: check the plan's territories and intervention dates.")
+    if comparison_units == 0 and control == "never":
+        raise ValueError("No never-treated comparison unit in the panel.")
+
+    progress(0.55, "estimator")
+    t1 = time.perf_counter()
+    if estimator == "cs":
+        from tremplin.engine.estimators.staggered import callaway_santanna
+
+        fit = callaway_santanna(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
+                                control=control, bootstrap=bootstrap, seed=seed)
+        figure = _figure_json(fit.plot_event_study())
+        pretrend_p = None if fit.pretrend is None else _finite(fit.pretrend.p_value)
+        event_study = [
+            {"relative_period": int(e.relative_period), "estimate": _finite(e.estimate), "ci_low": _finite(e.ci_low),
+             "ci_high": _finite(e.ci_high), "band_low": _finite(e.ci_low_uniform),
+             "band_high": _finite(e.ci_high_uniform)}
+            for e in fit.event_study
+        ]
+    elif estimator == "twfe":
+        from tremplin.engine.estimators.twfe import twfe
+
+        fit = twfe(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort", cluster="unit_id",
+                   bootstrap=bootstrap, seed=seed)
+        figure = _figure_json(fit.plot_bacon()) if fit.bacon is not None else None
+        pretrend_p = None
+        event_study = []
+    else:
+        raise ValueError(f"Unknown estimator {estimator!r}; allowed: cs, twfe.")
+    timings["estimator"] = round(time.perf_counter() - t1, 3)
+
+    progress(0.9, "report")
+    treated = panel[panel["cohort"] > 0]
+    baseline = float(treated.loc[treated["period"] < treated["cohort"], outcome].mean())
+    att = fit.att
+    trends = group_trends(panel, outcome).to_dict(orient="records")
+    warnings = [str(w) for w in getattr(fit, "warnings", ())]
+    # Joint pre-trend check from the uniform (sup-t) band: any pre-period band excluding zero rejects at 5 %.
+    pre_bands = [e for e in event_study if e["relative_period"] < 0 and e["band_low"] is not None
+                 and e["band_high"] is not None]
+    band_rejected = any(e["band_low"] > 0 or e["band_high"] < 0 for e in pre_bands)
+    diagnostics = {
+        "treated_units": treated_units,
+        "comparison_units": comparison_units,
+        "periods": int(panel["period"].nunique()),
+        "pretrend_p_value": pretrend_p,
+        "few_clusters": min(treated_units, comparison_units) < FEW_CLUSTERS,
+        "pretrend_band_checked": bool(pre_bands),
+        "pretrend_band_rejected": band_rejected,
+        "pretrend_rejected": (pretrend_p is not None and pretrend_p < PRETREND_ALPHA) or band_rejected,
+        "engine_warnings": warnings,
+    }
+    result = {
+        "outcome": outcome,
+        "estimator": estimator,
+        "period": period,
+        "headline": headline(att.estimate, att.ci_low, att.ci_high, baseline),
+        "p_value": _finite(att.p_value),
+        "se": _finite(att.se),
+        "event_study": event_study,
+        "trends": trends,
+        "diagnostics": diagnostics,
+        "estimate": fit.to_dict(),
+        "summary": fit.summary(),
+        "figures": {
+            "effect": figure,
+            "trends": _figure_json(trends_figure(trends, outcome, labels)),
+        },
+    }
+    timings["total"] = round(time.perf_counter() - t0, 3)
+    progress(1.0, "done")
+    return result, timings

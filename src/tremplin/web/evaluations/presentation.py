@@ -1,0 +1,108 @@
+"""Plain-language presentation of results and publications (French UI text, numbers from the result)."""
+
+from __future__ import annotations
+
+import json
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+OUTCOME_LABELS = {
+    "avoidable_hospitalisations": gettext_lazy("hospitalisations évitables"),
+    "hospitalisation_rate": gettext_lazy("hospitalisations"),
+    "emergency_visit_rate": gettext_lazy("passages aux urgences"),
+    "readmissions_30d": gettext_lazy("réhospitalisations à 30 jours"),
+    "cost_per_capita": gettext_lazy("dépenses par habitant"),
+    "outpatient_visits_per_capita": gettext_lazy("consultations de ville par habitant"),
+    "redundant_acts": gettext_lazy("actes redondants"),
+    "person_months": gettext_lazy("mois-personnes"),
+}
+
+
+def outcome_label(name: str | None) -> str:
+    return str(OUTCOME_LABELS.get(name or "", name or ""))
+
+
+def percent(x: float | None) -> str:
+    """-0.112 -> "−11 %" (typographic minus; whole percents, one decimal under 1 %)."""
+    if x is None:
+        return "—"
+    value = 100 * x
+    text = f"{abs(value):.1f}" if abs(value) < 0.95 else f"{abs(value):.0f}"
+    text = text.replace(".", ",")
+    sign = "−" if value < 0 and text.strip("0,") else ("+" if value > 0 and text.strip("0,") else "")
+    return f"{sign}{text} %"
+
+
+def headline_sentence(headline: dict | None, outcome: str | None) -> str:
+    if not headline or headline.get("relative") is None:
+        return _("Effet non estimable (moyenne de référence nulle ou absente).")
+    return _("%(effect)s %(outcome)s, IC 95 %% %(low)s à %(high)s") % {
+        "effect": percent(headline["relative"]), "outcome": outcome_label(outcome),
+        "low": percent(headline["relative_ci_low"]), "high": percent(headline["relative_ci_high"])}
+
+
+def verdict(headline: dict | None) -> str:
+    if not headline or headline.get("ci_low") is None or headline.get("ci_high") is None:
+        return ""
+    if headline["ci_high"] < 0:
+        return _("L'intervalle de confiance est entièrement négatif : une baisse est mise en évidence.")
+    if headline["ci_low"] > 0:
+        return _("L'intervalle de confiance est entièrement positif : une hausse est mise en évidence.")
+    return _("L'intervalle de confiance contient zéro : les données ne permettent pas de conclure à un effet.")
+
+
+def warnings_for(diagnostics: dict | None) -> list[str]:
+    d = diagnostics or {}
+    out = []
+    if d.get("few_clusters"):
+        out.append(_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : "
+                     "les intervalles de confiance reposent sur peu de grappes et peuvent être trop optimistes.")
+                   % {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")})
+    if d.get("pretrend_rejected"):
+        out.append(_("Les tendances avant l'intervention diffèrent entre territoires expérimentateurs et de "
+                     "comparaison (test joint ou bande uniforme à 95 %) : l'effet estimé peut refléter des "
+                     "évolutions antérieures."))
+    return out
+
+
+def result_context(result: dict) -> dict:
+    headline = result.get("headline") or {}
+    figures = result.get("figures") or {}
+    return {
+        "result": result,
+        "headline": headline,
+        "headline_text": headline_sentence(headline, result.get("outcome")),
+        "verdict": verdict(headline),
+        "outcome_label": outcome_label(result.get("outcome")),
+        "diagnostics": result.get("diagnostics") or {},
+        "warnings": warnings_for(result.get("diagnostics")),
+        "effect_figure": figures.get("effect"),
+        "trends_figure": figures.get("trends"),
+        "event_study": result.get("event_study") or [],
+    }
+
+
+def publication_context(publication: dict | None) -> dict:
+    pub = publication or {}
+    headline = pub.get("headline") or {}
+    trends = pub.get("trends") or []
+    figure = None
+    if trends:
+        from tremplin.web.evaluations.analysis import trends_figure
+
+        labels = {"treated": _("Territoires expérimentateurs"), "comparison": _("Territoires de comparaison"),
+                  "period": _("Période"), "outcome": outcome_label(pub.get("outcome"))}
+        figure = json.loads(trends_figure(trends, outcome_label(pub.get("outcome")), labels).to_json())
+    return {
+        "publication": pub,
+        "headline": headline,
+        "headline_text": headline_sentence(headline, pub.get("outcome")) if headline else "",
+        "verdict": verdict(headline),
+        "outcome_label": outcome_label(pub.get("outcome")),
+        "diagnostics": pub.get("diagnostics") or {},
+        "warnings": warnings_for(pub.get("diagnostics")),
+        "trends": trends,
+        "trends_figure": figure,
+        "event_study": pub.get("event_study") or [],
+    }
