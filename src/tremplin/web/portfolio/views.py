@@ -187,6 +187,14 @@ def experiment_detail(request, pk: int, obj: Experiment):
         if plan and experiment.start_date and experiment.authorisation_end:
             context["available_months"] = planning.months_between(experiment.start_date,
                                                                   experiment.authorisation_end)
+        if plan and user.has_perm("evaluations.view_run_list"):
+            from tremplin.web.evaluations.selectors import run_list_for_plan
+
+            context["evaluation_runs"] = list(run_list_for_plan(plan=plan)[:10])
+            context["can_launch_run"] = user.has_perm("evaluations.add_run")
+    from tremplin.web.evaluations.selectors import published_runs_for_experiment
+
+    context["published_runs"] = list(published_runs_for_experiment(experiment=experiment))
     return render(request, "portfolio/experiment_detail.html", context)
 
 
