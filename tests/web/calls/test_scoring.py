@@ -108,3 +108,24 @@ def test_vectorised_aggregation_matches_the_reference(rows):
                 assert getattr(g, field) is None
             else:
                 assert getattr(g, field) == pytest.approx(getattr(e, field), abs=1e-9)
+
+
+@given(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 8), st.floats(0, 4)), min_size=1, max_size=40,
+                unique_by=lambda t: (t[0], t[1])), st.sets(st.integers(1, 8)))
+def test_aggregation_of_a_subset_with_cached_reviewer_stats_matches_the_reference(rows, subset):
+    # The ranked list computes only the displayed proposals, with each reviewer's statistics over the whole call.
+    reviews = [ReviewScore(r, p, s) for r, p, s in rows]
+    expected = scoring.aggregate(reviews)
+    stats = scoring.reviewer_stats_arrays([r for r, _p, _s in rows], [s for _r, _p, s in rows])
+    for reviewer, st_ in stats.items():
+        values = [s for r, _p, s in rows if r == reviewer]
+        assert (st_.n, st_.mean, st_.sd) == (len(values), pytest.approx(np.mean(values)),
+                                             pytest.approx(np.std(values), abs=1e-12))
+    got = scoring.aggregate_with_stats([r for r in reviews if r.proposal in subset], stats)
+    assert set(got) == set(expected) & subset
+    for key, g in got.items():
+        e = expected[key]
+        assert g.n_reviews == e.n_reviews
+        assert g.disagreement == e.disagreement or abs(e.spread - scoring.DISAGREEMENT_STD_THRESHOLD) < 1e-9
+        for field in ("mean", "normalised", "spread"):
+            assert getattr(g, field) == pytest.approx(getattr(e, field), abs=1e-9)

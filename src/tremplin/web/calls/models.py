@@ -7,6 +7,8 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -293,6 +295,9 @@ class Review(models.Model):
         verbose_name_plural = _("évaluations")
         ordering = ["proposal", "pk"]
         constraints = [models.UniqueConstraint(fields=["proposal", "reviewer"], name="calls_unique_review")]
+        # Covers the ranking's aggregate (count and mean of the submitted scores per proposal) without reading
+        # the table, and sums each proposal's scores in a fixed order.
+        indexes = [models.Index(fields=["proposal", "status", "weighted_score"], name="calls_review_scoring_idx")]
 
     def __str__(self) -> str:
         return f"{self.proposal_id} / {self.reviewer_id}"
@@ -359,3 +364,53 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.proposal_id}: {self.outcome}"
+
+
+class ScoreCache(models.Model):
+    """Cache of a call's reviewer statistics (count, mean, standard deviation of each reviewer's submitted
+    scores), the part of the z-scores that needs every review of the call. Bookkeeping only: written with
+    `bulk_create`/`update` (not audited), rebuilt by `selectors.reviewer_stats` when stale.
+
+    `version` is bumped in the same transaction as every change of one of the call's reviews or proposals
+    (signals below); the statistics are valid when `stats_version == version`.
+    """
+
+    call = models.OneToOneField(Call, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveBigIntegerField(default=0)
+    stats_version = models.PositiveBigIntegerField(null=True, blank=True)
+    reviewer_stats = models.JSONField(default=dict, blank=True)  # {reviewer id: [n, mean, sd]}
+
+    audit_ignore_fields = ("version", "stats_version", "reviewer_stats")
+
+    def __str__(self) -> str:
+        return f"{self.call_id} v{self.version}"
+
+
+def score_cache_invalidate(call_id) -> None:
+    """Mark the call's reviewer statistics stale. The row is created first, then bumped: the bump holds the
+    row until the writer's transaction ends, so a concurrent rebuild either sees the change or sees the new
+    version afterwards (and rebuilds again)."""
+    if call_id is None:
+        return
+    ScoreCache.objects.bulk_create([ScoreCache(call_id=call_id)], ignore_conflicts=True)
+    ScoreCache.objects.filter(call_id=call_id).update(version=models.F("version") + 1)
+
+
+@receiver(post_save, sender=Review, dispatch_uid="calls_review_saved_score_cache")
+@receiver(post_delete, sender=Review, dispatch_uid="calls_review_deleted_score_cache")
+def _review_changed(sender, instance: Review, raw=False, **kwargs) -> None:
+    if raw:
+        return
+    if Review.proposal.is_cached(instance):
+        call_id = instance.proposal.call_id
+    else:
+        call_id = Proposal.objects.filter(pk=instance.proposal_id).values_list("call_id", flat=True).first()
+    score_cache_invalidate(call_id)
+
+
+@receiver(post_save, sender=Proposal, dispatch_uid="calls_proposal_saved_score_cache")
+@receiver(post_delete, sender=Proposal, dispatch_uid="calls_proposal_deleted_score_cache")
+def _proposal_changed(sender, instance: Proposal, raw=False, **kwargs) -> None:
+    # A status change (submitted, withdrawn) changes which reviews count.
+    if not raw:
+        score_cache_invalidate(instance.call_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.db import connections
+from django.db.models import Avg, Count, F, FilteredRelation, Q, QuerySet, Sum
 from django.utils import timezone
 
 from tremplin.web.accounts.models import Membership, Territory, User
@@ -15,11 +18,13 @@ from tremplin.web.calls.models import (
     Call,
     Conflict,
     Decision,
+    Outcome,
     Phase,
     Proposal,
     ProposalStatus,
     Review,
     ReviewStatus,
+    ScoreCache,
     Visibility,
 )
 
@@ -165,7 +170,7 @@ def others_reviews_visible(*, user, proposal: Proposal, own: Review | None, when
 @dataclass
 class RankedProposal:
     proposal_id: int
-    requested_amount: Decimal
+    requested_amount: Decimal | None
     aggregate: scoring.ProposalAggregate
     n_assigned: int
     outcome: str | None  # the recorded decision (held or released)
@@ -174,45 +179,176 @@ class RankedProposal:
     decision: Decision | None = None  # filled by `ranking_hydrate`
 
 
-def call_ranking(*, call: Call, hydrate: bool = True) -> list[RankedProposal]:
-    """Submitted proposals ranked by mean weighted score (then normalised score, then id).
+# Above this many proposals, the reads by proposal id filter by call instead (long IN lists).
+_IN_LIST_MAX = 500
 
-    Computed from plain tuples (4 queries, vectorised aggregation) so that it stays fast with thousands of
-    proposals; `hydrate=False` leaves the model objects to `ranking_hydrate` (e.g. for one page only).
+
+def _submitted_reviews(call: Call) -> QuerySet[Review]:
+    """The reviews that count in the ranking: submitted, complete, on a submitted proposal of the call."""
+    return Review.objects.filter(proposal__call=call, proposal__status=ProposalStatus.SUBMITTED,
+                                 status=ReviewStatus.SUBMITTED, weighted_score__isnull=False).order_by()
+
+
+def _for_proposals(qs: QuerySet, ids: list[int], call: Call, path: str = "proposal__") -> QuerySet:
+    """`qs` restricted to the proposals `ids` (`path` leads to the proposal), or to the call's for long lists
+    (then filter in Python)."""
+    if len(ids) <= _IN_LIST_MAX:
+        return qs.filter(**{f"{path}pk__in": ids})
+    return qs.filter(**{f"{path}call": call})
+
+
+def reviewer_stats(*, call: Call, refresh: bool = False) -> dict[int, scoring.ReviewerStats]:
+    """Each reviewer's count, mean and standard deviation over their submitted scores in the call (the
+    z-scores' scale), from `ScoreCache`: 1 query when fresh, rebuilt from the call's reviews after a change."""
+    columns = ("version", "stats_version", "reviewer_stats")
+    row = ScoreCache.objects.filter(call=call).values_list(*columns).first()
+    if row is None:
+        ScoreCache.objects.bulk_create([ScoreCache(call=call)], ignore_conflicts=True)
+        row = ScoreCache.objects.filter(call=call).values_list(*columns).get()
+    version, stats_version, cached = row
+    if stats_version == version and not refresh:
+        return {int(k): scoring.ReviewerStats(*v) for k, v in cached.items()}
+    # The version is read before the reviews: a change committed meanwhile bumps it again (rebuilt next time).
+    pairs = list(_submitted_reviews(call).values_list("reviewer_id", "weighted_score"))
+    stats = scoring.reviewer_stats_arrays([r for r, _x in pairs], [x for _r, x in pairs])
+    ScoreCache.objects.filter(call=call).update(
+        stats_version=version, reviewer_stats={str(k): [s.n, s.mean, s.sd] for k, s in stats.items()})
+    return stats
+
+
+class CallRanking(Sequence):
+    """A call's submitted proposals ranked by mean weighted score, then normalised score, then id.
+
+    The order comes from one aggregate query (count and mean of the scores per proposal, in SQL, best first);
+    the normalised score, spread and model objects are computed only for the rows asked for (slicing, e.g. by a
+    Paginator) and the proposals tied with them on the mean, whose order depends on the normalised score. The
+    z-scores use the cached reviewer statistics (`reviewer_stats`). Same results as `scoring.aggregate` over all
+    the reviews; a few queries whatever the size of the call.
     """
-    submitted = Proposal.objects.filter(call=call, status=ProposalStatus.SUBMITTED)
-    amounts = dict(submitted.values_list("pk", "requested_amount"))
-    assigned = dict(Assignment.objects.filter(proposal__in=submitted).values("proposal_id")
+
+    def __init__(self, *, call: Call):
+        self.call = call
+        scored = FilteredRelation("reviews", condition=Q(reviews__status=ReviewStatus.SUBMITTED,
+                                                        reviews__weighted_score__isnull=False))
+        query = (Proposal.objects.filter(call=call, status=ProposalStatus.SUBMITTED).order_by().values("pk")
+                 .annotate(scored=scored).annotate(n=Count("scored"), mean=Avg("scored__weighted_score"))
+                 .order_by(F("mean").desc(nulls_last=True), "pk").values_list("pk", "n", "mean"))
+        # The ORM writes the SQL; the rows (integers, floats) are read without its per-row converters (10,000+).
+        sql, params = query.query.sql_with_params()
+        with connections[query.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            self._order: list[tuple[int, int, float | None]] = cursor.fetchall()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("a ranking is sliced with step 1")
+            return self.rows(start, stop)
+        position = operator.index(index)
+        position += len(self) if position < 0 else 0
+        if not 0 <= position < len(self):
+            raise IndexError(index)
+        return self.rows(position, position + 1)[0]
+
+    def means(self) -> list[tuple[int, float]]:
+        """(proposal id, mean weighted score) of the reviewed proposals, best first."""
+        return [(pk, mean) for pk, n, mean in self._order if n]
+
+    def rows(self, start: int = 0, stop: int | None = None, *, hydrate: bool = True) -> list[RankedProposal]:
+        """Rows `start` to `stop` (positions in the ranking) with their aggregates; `hydrate` attaches the
+        proposals and decisions (otherwise only the amounts and outcomes)."""
+        order = self._order
+        stop = len(order) if stop is None else min(stop, len(order))
+        if start >= stop:
+            return []
+        lo, hi = start, stop  # widened to whole groups of equal means: their order depends on the normalised score
+        while lo > 0 and order[lo][2] is not None and order[lo - 1][2] == order[lo][2]:
+            lo -= 1
+        while hi < len(order) and order[hi - 1][2] is not None and order[hi][2] == order[hi - 1][2]:
+            hi += 1
+        span = order[lo:hi]
+        aggregates = self._aggregates([pk for pk, n, _mean in span if n])
+        empty = scoring.ProposalAggregate(None, 0, None, None, None, False)
+        span.sort(key=lambda row: (row[2] is None, -(row[2] or 0),
+                                   -(aggregates.get(row[0], empty).normalised or 0), row[0]))
+        rows = []
+        for position in range(start, stop):
+            pk, n, _mean = span[position - lo]
+            aggregate = aggregates.get(pk) or scoring.ProposalAggregate(pk, 0, None, None, None, False)
+            rows.append(RankedProposal(pk, None, aggregate, 0, None, position + 1 if n else None))
+        _attach(rows, call=self.call, hydrate=hydrate)
+        return rows
+
+    def scored(self, min_score: float = 0.0) -> list[tuple[int, Decimal, float]]:
+        """(proposal id, requested amount, mean score) of the reviewed proposals with a mean >= `min_score`."""
+        amounts = dict(Proposal.objects.filter(call=self.call, status=ProposalStatus.SUBMITTED).order_by()
+                       .values_list("pk", "requested_amount"))
+        return [(pk, amounts[pk], mean) for pk, mean in self.means() if mean >= min_score and pk in amounts]
+
+    def _aggregates(self, ids: list[int]) -> dict[int, scoring.ProposalAggregate]:
+        if not ids:
+            return {}
+        if len(ids) == len(self.means()):  # every reviewed proposal (full list, export): vectorised, no cache
+            triples = list(_submitted_reviews(self.call).values_list("reviewer_id", "proposal_id", "weighted_score"))
+            return scoring.aggregate_arrays(*zip(*triples, strict=True)) if triples else {}
+        wanted = set(ids)
+        reviews = [scoring.ReviewScore(r, p, x) for r, p, x in _for_proposals(
+            _submitted_reviews(self.call), ids, self.call).values_list("reviewer_id", "proposal_id", "weighted_score")
+            if p in wanted]
+        stats = reviewer_stats(call=self.call)
+        if any(r.reviewer not in stats for r in reviews):  # a review submitted since the statistics were read
+            stats = reviewer_stats(call=self.call, refresh=True)
+        unknown = scoring.ReviewerStats(0, 0.0, 0.0)
+        stats = {r.reviewer: stats.get(r.reviewer, unknown) for r in reviews}
+        return scoring.aggregate_with_stats(reviews, stats)
+
+
+def _attach(rows: list[RankedProposal], *, call: Call, hydrate: bool) -> None:
+    ids = [r.proposal_id for r in rows]
+    assigned = dict(_for_proposals(Assignment.objects.order_by(), ids, call).values("proposal_id")
                     .annotate(n=Count("id")).values_list("proposal_id", "n"))
-    outcomes = dict(Decision.objects.filter(proposal__in=submitted).values_list("proposal_id", "outcome"))
-    reviews = list(Review.objects.filter(proposal__in=submitted, status=ReviewStatus.SUBMITTED,
-                                         weighted_score__isnull=False)
-                   .values_list("reviewer_id", "proposal_id", "weighted_score"))
-    aggregates = scoring.aggregate_arrays([r[0] for r in reviews], [r[1] for r in reviews],
-                                          [r[2] for r in reviews], all_proposals=amounts)
-
-    def key(pk):
-        a = aggregates[pk]
-        return (a.mean is None, -(a.mean or 0), -(a.normalised or 0), pk)
-
-    rows = []
-    rank = 0
-    for pk in sorted(amounts, key=key):
-        a = aggregates[pk]
-        if a.mean is not None:
-            rank += 1
-        rows.append(RankedProposal(pk, amounts[pk], a, assigned.get(pk, 0), outcomes.get(pk),
-                                   rank if a.mean is not None else None))
+    for r in rows:
+        r.n_assigned = assigned.get(r.proposal_id, 0)
     if hydrate:
-        ranking_hydrate(rows)
-    return rows
+        ranking_hydrate(rows, call=call)
+        for r in rows:
+            r.requested_amount = r.proposal.requested_amount
+            r.outcome = r.decision.outcome if r.decision else None
+        return
+    amounts = dict(_for_proposals(Proposal.objects.order_by(), ids, call, path="")
+                   .values_list("pk", "requested_amount"))
+    outcomes = dict(_for_proposals(Decision.objects.order_by(), ids, call).values_list("proposal_id", "outcome"))
+    for r in rows:
+        r.requested_amount = amounts[r.proposal_id]
+        r.outcome = outcomes.get(r.proposal_id)
 
 
-def ranking_hydrate(rows: list[RankedProposal]) -> list[RankedProposal]:
+def call_ranking(*, call: Call, hydrate: bool = True) -> list[RankedProposal]:
+    """Every submitted proposal of the call, ranked (see `CallRanking`; list pages slice a `CallRanking`)."""
+    return CallRanking(call=call).rows(hydrate=hydrate)
+
+
+def ranking_totals(*, call: Call) -> tuple[Decimal, int]:
+    """Budget of the proposals decided as selected, and the number of submitted proposals without a decision."""
+    totals = Proposal.objects.filter(call=call, status=ProposalStatus.SUBMITTED).order_by().aggregate(
+        selected=Sum("requested_amount", filter=Q(decision__outcome=Outcome.SELECTED)),
+        undecided=Count("pk", filter=Q(decision__isnull=True)))
+    return totals["selected"] or Decimal(0), totals["undecided"]
+
+
+def ranking_hydrate(rows: list[RankedProposal], *, call: Call | None = None) -> list[RankedProposal]:
     """Attach the proposals (with their organisation) and decisions to `rows`: 2 queries."""
     ids = [r.proposal_id for r in rows]
-    proposals = Proposal.objects.select_related("organisation").in_bulk(ids)
-    decisions = {d.proposal_id: d for d in Decision.objects.filter(proposal_id__in=ids)}
+    if call is None or len(ids) <= _IN_LIST_MAX:
+        proposals = Proposal.objects.select_related("organisation").in_bulk(ids)
+        decisions = {d.proposal_id: d for d in Decision.objects.filter(proposal_id__in=ids)}
+    else:
+        proposals = Proposal.objects.select_related("organisation").filter(call=call).in_bulk()
+        decisions = {d.proposal_id: d for d in Decision.objects.filter(proposal__call=call)}
     for r in rows:
         r.proposal = proposals[r.proposal_id]
         r.decision = decisions.get(r.proposal_id)

@@ -517,10 +517,9 @@ def assignments_csv(request, pk: int, obj: Call):
                   status=status)
 
 
-def _suggestion(call: Call, rows, min_score: float) -> tuple[set[int], object]:
+def _suggestion(call: Call, ranking: selectors.CallRanking, min_score: float) -> tuple[set[int], object]:
     """Knapsack over the proposals whose mean score reaches `min_score` (value = mean weighted score)."""
-    items = [KnapsackItem(r.proposal_id, r.requested_amount, r.aggregate.mean) for r in rows
-             if r.aggregate.mean is not None and r.aggregate.mean >= min_score]
+    items = [KnapsackItem(pk, amount, mean) for pk, amount, mean in ranking.scored(min_score)]
     result = knapsack(items, call.budget_envelope)
     return set(result.chosen), result
 
@@ -535,20 +534,21 @@ def _min_score(request) -> float:
 
 @view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
 def call_ranking(request, pk: int, obj: Call):
-    ranking = selectors.call_ranking(call=obj, hydrate=False)
+    # One aggregate query orders the proposals; only the displayed page is computed in full (CallRanking).
+    ranking = selectors.CallRanking(call=obj)
     min_score = _min_score(request)
     # The suggestion is computed at once for usual calls, on request for very large ones (it takes ~0.1 s
     # per 10,000 candidates).
     compute = len(ranking) <= SUGGESTION_AUTO_MAX or request.GET.get("suggest") == "1"
     suggested, result = _suggestion(obj, ranking, min_score) if compute else (set(), None)
-    decided_budget = sum((r.requested_amount for r in ranking if r.outcome == Outcome.SELECTED), 0)
+    decided_budget, undecided = selectors.ranking_totals(call=obj)
     page = Paginator(ranking, RANKING_PAGE_SIZE).get_page(request.GET.get("page"))
-    selectors.ranking_hydrate(page.object_list)
     return render(request, "calls/ranking.html", {
         "call": obj, "rows": page.object_list, "page": page, "suggested": suggested, "suggestion": result,
-        "outcomes": Outcome.choices, "min_score": min_score,
+        # Labels translated once, not in each row's form.
+        "outcomes": [(value, str(label)) for value, label in Outcome.choices], "min_score": min_score,
         "can_decide": obj.phase in (Phase.DELIBERATION, Phase.RESULTS) and not obj.released,
-        "decided_budget": decided_budget, "undecided": sum(1 for r in ranking if r.outcome is None),
+        "decided_budget": decided_budget, "undecided": undecided,
     })
 
 
