@@ -74,6 +74,44 @@ def headline(att: float, ci_low: float, ci_high: float, baseline: float) -> dict
     }
 
 
+ROBUSTNESS_SPECS: tuple[tuple[str, str, dict], ...] = (
+    # key, estimator, options — the main specification is listed first by `robustness_table`.
+    ("cs_never", "cs", {"control": "never"}),
+    ("cs_not_yet", "cs", {"control": "not-yet"}),
+    ("cs_anticipation", "cs", {"control": "never", "anticipation": 1}),
+    ("twfe", "twfe", {}),
+)
+
+
+def robustness_table(panel: pd.DataFrame, *, outcome: str, baseline: float, seed: int = 0) -> list[dict]:
+    """The effect under alternative specifications (controls, anticipation, TWFE), relative to the baseline.
+
+    A specification that cannot be estimated on this panel is listed with its reason instead of a number.
+    """
+    from tremplin.engine.errors import EngineInputError
+    from tremplin.engine.estimators.staggered import callaway_santanna
+    from tremplin.engine.estimators.twfe import twfe
+
+    rows = []
+    for key, estimator, options in ROBUSTNESS_SPECS:
+        try:
+            if estimator == "cs":
+                fit = callaway_santanna(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
+                                        band_draws=0, seed=seed, **options)
+            else:
+                fit = twfe(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
+                           cluster="unit_id", seed=seed)
+        except (EngineInputError, ValueError, np.linalg.LinAlgError) as exc:
+            rows.append({"key": key, "error": str(exc)})
+            continue
+        att = fit.att
+        row = {"key": key, **headline(att.estimate, att.ci_low, att.ci_high, baseline)}
+        row["se"] = _finite(att.se)
+        row["p_value"] = _finite(att.p_value)
+        rows.append(row)
+    return rows
+
+
 def run_analysis(
     data_dir: Path,
     *,
@@ -153,9 +191,14 @@ def run_analysis(
         "pretrend_rejected": (pretrend_p is not None and pretrend_p < PRETREND_ALPHA) or band_rejected,
         "engine_warnings": warnings,
     }
+    progress(0.93, "robustness")
+    t2 = time.perf_counter()
+    robustness = robustness_table(panel, outcome=outcome, baseline=baseline, seed=seed)
+    timings["robustness"] = round(time.perf_counter() - t2, 3)
     result = {
         "outcome": outcome,
         "estimator": estimator,
+        "robustness": robustness,
         "period": period,
         "headline": headline(att.estimate, att.ci_low, att.ci_high, baseline),
         "p_value": _finite(att.p_value),

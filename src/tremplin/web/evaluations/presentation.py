@@ -80,6 +80,27 @@ def result_context(result: dict) -> dict:
         "effect_figure": figures.get("effect"),
         "trends_figure": figures.get("trends"),
         "event_study": result.get("event_study") or [],
+        "robustness": [robustness_row(row) for row in result.get("robustness") or []],
+    }
+
+
+ROBUSTNESS_LABELS = {
+    "cs_never": _("Callaway–Sant'Anna, témoins jamais traités"),
+    "cs_not_yet": _("Callaway–Sant'Anna, témoins pas encore traités"),
+    "cs_anticipation": _("Callaway–Sant'Anna, anticipation d'une période"),
+    "twfe": _("Effets fixes à deux dimensions (TWFE), erreurs groupées par territoire"),
+}
+
+
+def robustness_row(row: dict) -> dict:
+    """A robustness row ready for display: label, relative effect and its interval, or the reason it is absent."""
+    return {
+        "label": str(ROBUSTNESS_LABELS.get(row.get("key"), row.get("key"))),
+        "effect": percent(row.get("relative")),
+        "ci": f"{percent(row.get('relative_ci_low'))} ; {percent(row.get('relative_ci_high'))}",
+        "att": row.get("att"),
+        "p_value": row.get("p_value"),
+        "error": row.get("error"),
     }
 
 
