@@ -200,3 +200,14 @@ def test_api_token_page_create_rotate_revoke_and_the_key_is_never_logged(client,
     logged = str(list(AuditLog.objects.values_list("object_pk", "object_repr", "changes")))
     assert AuditLog.objects.filter(model="authtoken.token").count() >= 4
     assert first not in logged and second not in logged
+
+
+def test_territory_import_success_message_uses_plurals(client, make_user):
+    client.force_login(make_user("admin"))
+    content = b"code,name,level,parent_code,population\nZZ,Zedland,country,,10\n"
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post("/territoires/importer/", {"file": SimpleUploadedFile("t.csv", content, "text/csv")},
+                           follow=True)
+    html = response.content.decode()
+    assert "1 territoire créé, 0 mis à jour." in html

@@ -318,3 +318,16 @@ def test_job_list_has_no_n_plus_one(client, admin_user, django_assert_max_num_qu
     assert len(response.context["page"]) == 31
     assert response.content.decode().count('href="/taches/') >= 31
     assert baseline <= 15
+
+
+def test_failed_job_shows_the_error_line_and_keeps_the_traceback_for_admins(client, make_user):
+    from tremplin.web.jobs.services import job_enqueue
+
+    owner = make_user("evaluator")
+    job = job_enqueue(kind="demo.fail", params={"message": "<b>boom</b> at row 12"}, user=owner, sync=True)
+    client.force_login(owner)
+    html = client.get(f"/taches/{job.pk}/").content.decode()
+    assert "ValueError: &lt;b&gt;boom&lt;/b&gt; at row 12" in html
+    assert "Traceback" not in html
+    client.force_login(make_user("admin"))
+    assert "Traceback" in client.get(f"/taches/{job.pk}/").content.decode()

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tremplin.web.accounts import selectors, services
@@ -137,8 +138,10 @@ def territory_import(request):
     if request.method == "POST" and form.is_valid():
         report = services.territories_import_csv(content=form.cleaned_data["file"].read())
         if report.ok:
-            messages.success(request, _("%(created)s territoires créés, %(updated)s mis à jour.")
-                             % {"created": report.created, "updated": report.updated})
+            created = ngettext("%(n)s territoire créé", "%(n)s territoires créés", report.created) % {
+                "n": report.created}
+            updated = ngettext("%(n)s mis à jour", "%(n)s mis à jour", report.updated) % {"n": report.updated}
+            messages.success(request, f"{created}, {updated}.")
             return redirect("accounts:territory-list")
     status = 400 if report is not None and not report.ok else 200
     return render(request, "accounts/territory_import.html", {"form": form, "report": report}, status=status)

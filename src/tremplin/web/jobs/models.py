@@ -61,6 +61,11 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
 
+    @property
+    def error_summary(self) -> str:
+        """The error's first line (the traceback that follows is shown to platform admins only)."""
+        return self.error.strip().splitlines()[0] if self.error.strip() else ""
+
 
 class JobOutput(models.Model):
     """Rows a job writes as its output (one per job at most): used to prove exactly-once completion."""
