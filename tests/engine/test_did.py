@@ -110,9 +110,28 @@ def test_did_2x2_matches_pyfixest(covariates, cluster):
         assert res.att.estimate == pytest.approx(tw.att.estimate, abs=1e-10)
 
 
-def test_did_refuses_staggered_adoption():
-    with pytest.raises(EngineInputError, match="single adoption date"):
-        did_2x2(mpdta(), outcome="lemp", unit="countyreal", time="year", cohort="first.treat")
+@pytest.mark.parametrize("covariates", [(), ("lpop",)])
+def test_did_staggered_is_the_stacked_regression_of_pyfixest(covariates):
+    """Several adoption dates: one clean 2x2 per cohort (cohort + never treated), stacked; reference: pyfixest
+    with stack-specific treated and post effects and CR1 clustered by county."""
+    df = mpdta()
+    res = did_2x2(df, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", covariates=covariates)
+    stacks = []
+    for c in (2004, 2006, 2007):
+        s = df[df["first.treat"].isin([c, 0])].copy()
+        s["stack"] = c
+        s["treated"] = (s["first.treat"] == c).astype(float)
+        s["post"] = (s["year"] >= c).astype(float)
+        stacks.append(s)
+    stacked = pd.concat(stacks, ignore_index=True)
+    stacked["tp"] = stacked["treated"] * stacked["post"]
+    stacked["stack_treated"] = stacked["stack"].astype(str) + "_" + stacked["treated"].astype(str)
+    stacked["stack_post"] = stacked["stack"].astype(str) + "_" + stacked["post"].astype(str)
+    rhs = " + ".join(["tp", *covariates])
+    coef, se = pyfixest_fit(f"lemp ~ {rhs} | stack_treated + stack_post", stacked, "countyreal")
+    assert res.att.estimate == pytest.approx(coef["tp"], abs=COEF_TOL)
+    assert res.att.se == pytest.approx(se["tp"], abs=SE_TOL)
+    assert any("stacked 2x2 DiD" in w for w in res.warnings)
 
 
 def test_no_treated_and_no_control_errors():

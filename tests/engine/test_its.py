@@ -181,8 +181,11 @@ def test_bad_input() -> None:
     with pytest.raises(EngineInputError, match="No treated unit"):
         interrupted_time_series(df.assign(treated=0), **base, treatment="treated")
     staggered = df.assign(treated=np.where((df["region"] == "R1") & (df["month"] >= "2024-06-01"), 1, df["treated"]))
-    with pytest.raises(EngineInputError, match="different periods"):
-        interrupted_time_series(staggered, **base, treatment="treated")
+    assert len(interrupted_time_series(staggered, **base, treatment="treated").cohorts) == 2  # pooled, not refused
+    with pytest.raises(EngineInputError, match="No cohort of treated units can be analysed"):
+        late = ((df["region"] == "R0") & (df["month"] >= "2021-02-01")) | (
+            (df["region"] == "R1") & (df["month"] >= "2026-12-01"))  # 1 pre period, 1 post period
+        interrupted_time_series(df.assign(treated=late.astype(int)), **base, treatment="treated")
     only = df[df["region"] == "R0"]
     with pytest.raises(EngineInputError, match="No control"):
         interrupted_time_series(only, **base, treatment="treated", comparison=True)

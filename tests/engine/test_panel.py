@@ -220,3 +220,18 @@ def test_bad_options_are_clear_errors(region, kwargs, message):
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(EngineInputError, match="not found"):
         build_panel(tmp_path / "nothing")
+
+
+def test_rebuild_after_the_files_change_in_place(tmp_path):
+    """Panel builds reuse a DuckDB connection and compiled SQL: a dataset rewritten at the same path must
+    give the new panel, not a cached one."""
+    from tremplin.engine.generator import generate_region
+
+    data = tmp_path / "region"
+    generate_region(data, persons=800, territories=4, years=2, seed=1, overwrite=True)
+    first = build_panel(data, outcomes=ALL)
+    _compare(first.to_pandas(), reference_panel(data))
+    generate_region(data, persons=1200, territories=4, years=2, seed=2, overwrite=True)
+    second = build_panel(data, outcomes=ALL)
+    _compare(second.to_pandas(), reference_panel(data))
+    assert second["persons_at_risk"].to_pylist() != first["persons_at_risk"].to_pylist()

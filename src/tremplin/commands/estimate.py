@@ -4,6 +4,7 @@
         [--method did|twfe|cs|synth|its] [--control never|not-yet]
         [--estimation unconditional|or|ipw|dr] [--covariates A,B] [--cluster C]
         [--weights W] [--bootstrap N] [--seed S] [--format text|json]
+        [--seasonality none|dummies|fourier] [--plot PLOTS.html]
 
 Bad input (unknown column, no treated unit, no control, unbalanced panel where it matters, invalid option)
 exits with code 2 and a one-line message on stderr. `--format json` prints exactly one JSON object.
@@ -24,6 +25,7 @@ METHODS = ("did", "twfe", "cs", "synth", "its")
 CONTROLS = ("never", "not-yet")
 ESTIMATIONS = ("unconditional", "or", "ipw", "dr")
 FORMATS = ("text", "json")
+SEASONALITIES = ("none", "dummies", "fourier")
 FEW_CLUSTERS_WEBB = 12  # below this many clusters the wild bootstrap uses Webb's six-point weights
 
 
@@ -53,6 +55,7 @@ def run_estimate(
     weights: str | None,
     bootstrap: int | None,
     seed: int,
+    seasonality: str = "none",
 ) -> Any:
     """Dispatch to the estimator; returns a result with `summary()` and `to_dict()`."""
     from tremplin.engine.estimators.panel_input import load_panel
@@ -91,12 +94,42 @@ def run_estimate(
         options["bootstrap"] = bootstrap
     if method == "synth":
         options["seed"] = seed
+    if method == "its" and seasonality != "none":
+        options["seasonality"] = seasonality
     try:
         return func(data, **common, **options)
     except TypeError as exc:
         if "unexpected keyword" in str(exc):
             _fail(f"an option is not supported by method {method!r}: {exc}")
         raise
+
+
+def result_figures(result: Any) -> list[Any]:
+    """The Plotly figures a result offers: event study, group-time, gap and path plots, ITS fit, Bacon."""
+    figures = []
+    for name in ("plot_event_study", "plot_group_time", "plot_gaps", "plot_paths", "plot_fit"):
+        method = getattr(result, name, None)
+        if method is not None:
+            figures.append(method())
+    bacon = getattr(result, "bacon", None)
+    if bacon is not None and hasattr(result, "plot_bacon"):
+        figures.append(result.plot_bacon())
+    return figures
+
+
+def write_plots_html(result: Any, path: Path) -> int:
+    """Write every figure of `result` to one self-contained HTML file (plotly.js embedded, no CDN)."""
+    figures = result_figures(result)
+    parts = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
+        for i, fig in enumerate(figures)
+    ]
+    title = f"Tremplin — {getattr(result, 'outcome', '')}"
+    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+            + "".join(parts) + "</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return len(figures)
 
 
 def _keep_group_mode(app: typer.Typer) -> None:
@@ -132,14 +165,33 @@ def register(app: typer.Typer) -> None:
             help="Bootstrap draws: multiplier bootstrap SEs (cs) or wild cluster bootstrap p-value (did/twfe)."),
         seed: int = typer.Option(0, "--seed", help="Random seed (bootstrap, bands, permutations)."),
         format_: str = typer.Option("text", "--format", help="text | json."),
+        seasonality: str = typer.Option(
+            "none", "--seasonality", help="its only: none | dummies | fourier (seasons of 12 periods)."),
+        plot: Path | None = typer.Option(
+            None, "--plot", help="Also write the result's plots (event study, gaps, ITS fit...) to this HTML file."),
     ) -> None:
-        """Estimate the impact of a treatment on a panel (DiD, TWFE, Callaway–Sant'Anna, synth, ITS)."""
+        """Estimate the impact of a treatment on a panel (DiD, TWFE, Callaway–Sant'Anna, synth, ITS).
+
+        Several treated units with staggered starts work with every method: cs natively, synth by one
+        synthetic control per treated unit averaged in event time, its by one regression per start pooled.
+
+        Examples (a panel from `tremplin panel`):
+
+          tremplin estimate panel.parquet --outcome avoidable_hospitalisations --unit unit_id --time period --cohort cohort
+
+          tremplin estimate panel.parquet ... --method synth --plot synth.html
+
+          tremplin estimate panel.parquet ... --method its --seasonality dummies --format json
+        """
         from tremplin.engine.errors import EngineInputError
 
         _check_choice("method", method, METHODS)
         _check_choice("control", control, CONTROLS)
         _check_choice("estimation", estimation, ESTIMATIONS)
         _check_choice("format", format_, FORMATS)
+        _check_choice("seasonality", seasonality, SEASONALITIES)
+        if seasonality != "none" and method != "its":
+            _fail("--seasonality applies to --method its only.")
         if (cohort is None) == (treatment is None):
             _fail("give exactly one of --cohort (first treated period) or --treatment (0/1 column).")
         covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else []
@@ -149,9 +201,12 @@ def register(app: typer.Typer) -> None:
                 result = run_estimate(
                     panel, outcome=outcome, unit=unit, time=time, cohort=cohort, treatment=treatment,
                     method=method, control=control, estimation=estimation, covariates=covs, cluster=cluster,
-                    weights=weights, bootstrap=bootstrap or None, seed=seed)
+                    weights=weights, bootstrap=bootstrap or None, seed=seed, seasonality=seasonality)
         except EngineInputError as exc:
             _fail(str(exc))
+        if plot is not None:
+            n = write_plots_html(result, plot)
+            typer.echo(f"{n} plot(s) written to {plot}", err=True)
         for w in caught:
             typer.echo(f"warning: {w.message}", err=True)
         if format_ == "json":

@@ -30,7 +30,8 @@ READMISSION_DAYS = 30
 class Outcome:
     """One outcome of the catalogue.
 
-    - kind "events": `value(events)` is summed per (unit, period) and divided by persons at risk.
+    - kind "events": `value(events)` is summed per (unit, period) and divided by persons at risk; a
+      boolean value counts the events where it is true (compiled to `count(*) FILTER (WHERE ...)`).
     - kind "custom": `aggregate(events)` returns (unit_id, period, num, den); outcome = scale * num / den.
     - kind "exposure": computed from observation periods (person-months at risk).
     """
@@ -66,7 +67,9 @@ def avoidable_condition(ev: ir.Table) -> ir.BooleanValue:
         if max_age is not None:
             match = match & (ev.age <= max_age)
         clauses.append(match)
-    return _is_inpatient(ev) & ev.icd10.notnull() & ibis.or_(*clauses)
+    # A nested CASE, not `inpatient & (...)`: engines evaluate the code matching only on inpatient rows
+    # (an AND is not short-circuited in DuckDB's aggregate filters; this is 4x faster on 10 M events).
+    return ibis.cases((_is_inpatient(ev) & ev.icd10.notnull(), ibis.or_(*clauses)), else_=False)
 
 
 def _count(condition: ir.BooleanValue) -> ir.IntegerValue:
@@ -123,7 +126,7 @@ register(
         description="All-cause hospitalisations: inpatient stays admitted in the period per 1,000 persons at risk.",
         source="Hospital admissions per 1,000 population (OECD Health Statistics, 'hospital discharges').",
         scale="per_1000",
-        value=lambda ev: _count(_is_inpatient(ev)),
+        value=_is_inpatient,
     )
 )
 register(
@@ -132,7 +135,7 @@ register(
         description="Emergency department visits (not followed by admission) per 1,000 persons at risk.",
         source="ED visits per 1,000 population (OMOP visit_concept_id 9203).",
         scale="per_1000",
-        value=lambda ev: _count(ev.setting == "emergency"),
+        value=lambda ev: ev.setting == "emergency",
     )
 )
 register(
@@ -148,7 +151,7 @@ register(
             "the French indicator 'hospitalisations potentiellement évitables' (DREES, 2017 data)."
         ),
         scale="per_1000",
-        value=lambda ev: _count(avoidable_condition(ev)),
+        value=avoidable_condition,
     )
 )
 register(
@@ -180,7 +183,7 @@ register(
         description="Outpatient visits in the period divided by persons at risk.",
         source="Doctor consultations per capita (OECD Health Statistics).",
         scale="per_capita",
-        value=lambda ev: _count(ev.setting == "outpatient"),
+        value=lambda ev: ev.setting == "outpatient",
     )
 )
 register(

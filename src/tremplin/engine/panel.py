@@ -12,8 +12,9 @@ import datetime as dt
 import json
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 from tremplin.engine import loaders
 from tremplin.engine.errors import EngineInputError
 from tremplin.engine.outcomes import SCALE_FACTORS, Outcome, resolve
+from tremplin.engine.schemas import SCHEMAS, find_table, parquet_glob
 
 Engine = Literal["duckdb", "spark"]
 Unit = Literal["territory", "parent"]
@@ -34,6 +36,8 @@ ENGINES = ("duckdb", "spark")
 UNITS = ("territory", "parent")
 PERIODS = ("month", "quarter", "year")
 DAYS_PER_MONTH = 365.25 / 12
+TRUNCATE = {"month": "M", "quarter": "Q", "year": "Y"}
+MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 Progress = Callable[[float, str], None]
 
 
@@ -97,26 +101,53 @@ def period_grid(kind: str, start: dt.date, end: dt.date) -> PeriodGrid:
     return PeriodGrid(kind=kind, starts=tuple(starts), ends=tuple(ends))
 
 
+# Calendar parts as the engines' own `year()`, `month()`, `quarter()` functions (same names on DuckDB and
+# Spark): Ibis compiles `d.year()` to `EXTRACT(year FROM d)`, which DuckDB 2.0 evaluates through its generic
+# date_part, 1.5x slower on the 10 M-row event scan than the specialised `year(d)`.
+@ibis.udf.scalar.builtin(name="year")
+def _year(d: dt.date) -> int:  # type: ignore[empty-body]
+    """Calendar year of a date."""
+
+
+@ibis.udf.scalar.builtin(name="month")
+def _month(d: dt.date) -> int:  # type: ignore[empty-body]
+    """Month (1-12) of a date."""
+
+
+@ibis.udf.scalar.builtin(name="quarter")
+def _quarter(d: dt.date) -> int:  # type: ignore[empty-body]
+    """Quarter (1-4) of a date."""
+
+
 def period_index(d: ir.DateValue, grid: PeriodGrid) -> ir.IntegerValue:
     """Ibis expression: the 1-based period of date `d` on `grid` (arithmetic, no join)."""
     y0, first = grid.start.year, grid.start
     if grid.kind == "month":
-        return (d.year() - y0) * 12 + d.month() - first.month + 1
+        return (_year(d) - y0) * 12 + _month(d) - (first.month - 1)
     if grid.kind == "quarter":
-        return (d.year() - y0) * 4 + d.quarter() - ((first.month - 1) // 3 + 1) + 1
-    return d.year() - y0 + 1
+        return (_year(d) - y0) * 4 + _quarter(d) - (first.month - 1) // 3
+    return _year(d) - (y0 - 1)
 
 
-def _periods_table(grid: PeriodGrid) -> ir.Table:
-    return ibis.memtable(
-        pa.table(
-            {
-                "period": pa.array(range(1, grid.count + 1), pa.int64()),
-                "period_start": pa.array(grid.starts, pa.date32()),
-                "period_end": pa.array(grid.ends, pa.date32()),
-                "days": pa.array([(e - s).days + 1 for s, e in zip(grid.starts, grid.ends, strict=True)], pa.int64()),
-            }
-        )
+def periods_arrow(grid: PeriodGrid) -> pa.Table:
+    """The grid as a table: period (1..T), period_start, period_end, days."""
+    return pa.table(
+        {
+            "period": pa.array(range(1, grid.count + 1), pa.int64()),
+            "period_start": pa.array(grid.starts, pa.date32()),
+            "period_end": pa.array(grid.ends, pa.date32()),
+            "days": pa.array([(e - s).days + 1 for s, e in zip(grid.starts, grid.ends, strict=True)], pa.int64()),
+        }
+    )
+
+
+def cohorts_arrow(cohorts: dict[int, int] | None) -> pa.Table:
+    """First treated period per treated unit: unit_id, cohort."""
+    return pa.table(
+        {
+            "unit_id": pa.array(list((cohorts or {}).keys()), pa.int64()),
+            "cohort": pa.array(list((cohorts or {}).values()), pa.int64()),
+        }
     )
 
 
@@ -135,6 +166,14 @@ def _units_of_persons(persons: ir.Table, territories: ir.Table, unit: str) -> ir
     return cols
 
 
+def _summed(outcome: Outcome, ev: ir.Table) -> ir.NumericScalar:
+    """The per-(unit, period) numerator of an "events" outcome: a count for boolean values, else a sum."""
+    value = outcome.value(ev)
+    if value.type().is_boolean():
+        return ev.count(where=value)
+    return value.sum()
+
+
 def panel_expr(
     tables: dict[str, ir.Table],
     *,
@@ -143,10 +182,14 @@ def panel_expr(
     outcomes: tuple[Outcome, ...],
     cohorts: dict[int, int] | None = None,
 ) -> ir.Table:
-    """The panel as one Ibis expression over the four tables (see module docstring)."""
+    """The panel as one Ibis expression over the four tables (see module docstring).
+
+    The period grid and the cohorts come from `tables["periods"]` and `tables["cohorts"]` when given
+    (tables with the columns of `periods_arrow` / `cohorts_arrow`), else from in-memory tables built here.
+    """
     persons, obs, events = tables["persons"], tables["observation_periods"], tables["care_events"]
     people = _units_of_persons(persons, tables["territories"], unit)
-    periods = _periods_table(grid)
+    periods = tables["periods"] if "periods" in tables else ibis.memtable(periods_arrow(grid))
     w0, w1 = ibis.literal(grid.start), ibis.literal(grid.end)
 
     # Persons at risk, female share and mean age through difference arrays over periods.
@@ -159,64 +202,52 @@ def panel_expr(
         e=ibis.least(op.end, w1),
     )
     op = op.filter(op.s <= op.e).mutate(p0=period_index(ibis._.s, grid), p1=period_index(ibis._.e, grid))
-    first = periods.select(p0="period", ps0="period_start")
-    last = periods.select(p1="period", pe1="period_end")
-    op = op.join(first, "p0").join(last, "p1")
+    # person-time needs the partial first/last periods ("edges"); other outcomes only need the counts
+    need_edge = any(o.kind == "exposure" for o in outcomes)
     zero = ibis.literal(0, "int64")
-    enter = op.select(
-        "unit_id",
-        period=op.p0.cast("int64"),
-        dc=ibis.literal(1, "int64"),
-        df=op.female.cast("int64"),
-        db=op.birth_year.cast("int64"),
-        edge=-op.s.delta(op.ps0, unit="day").cast("int64"),
-    )
-    leave = op.select(
-        "unit_id",
-        period=(op.p1 + 1).cast("int64"),
-        dc=ibis.literal(-1, "int64"),
-        df=-op.female.cast("int64"),
-        db=-op.birth_year.cast("int64"),
-        edge=zero,
-    )
-    tail = op.select(
-        "unit_id",
-        period=op.p1.cast("int64"),
-        dc=zero,
-        df=zero,
-        db=zero,
-        edge=-op.pe1.delta(op.e, unit="day").cast("int64"),
-    )
-    diffs = ibis.union(enter, leave, tail, distinct=False)
-    diffs = diffs.group_by(["unit_id", "period"]).aggregate(
-        dc=diffs.dc.sum(), df=diffs.df.sum(), db=diffs.db.sum(), edge=diffs.edge.sum()
-    )
+    enter = {"period": op.p0.cast("int64"), "dc": ibis.literal(1, "int64"), "df": op.female.cast("int64"),
+             "db": op.birth_year.cast("int64")}
+    leave = {"period": (op.p1 + 1).cast("int64"), "dc": ibis.literal(-1, "int64"), "df": -op.female.cast("int64"),
+             "db": -op.birth_year.cast("int64")}
+    if not need_edge:
+        branches = [op.select("unit_id", **enter), op.select("unit_id", **leave)]
+    else:
+        enter["edge"] = -op.s.delta(op.s.truncate(TRUNCATE[grid.kind]), unit="day").cast("int64")
+        leave["edge"] = zero
+        next_start = op.e.truncate(TRUNCATE[grid.kind]) + ibis.interval(months=MONTHS_PER_PERIOD[grid.kind])
+        tail = {"period": op.p1.cast("int64"), "dc": zero, "df": zero, "db": zero,
+                "edge": -(next_start.delta(op.e, unit="day").cast("int64") - 1)}
+        branches = [op.select("unit_id", **enter), op.select("unit_id", **leave), op.select("unit_id", **tail)]
+    diffs = ibis.union(*branches, distinct=False)
+    sums = {"dc": diffs.dc.sum(), "df": diffs.df.sum(), "db": diffs.db.sum()}
+    if need_edge:
+        sums["edge"] = diffs.edge.sum()
+    diffs = diffs.group_by(["unit_id", "period"]).aggregate(**sums)
     units = people.select("unit_id").distinct()
     cells = units.cross_join(periods.select("period", "period_start", "days"))
-    cells = cells.left_join(diffs, ["unit_id", "period"]).select(
-        "unit_id",
-        "period",
-        "period_start",
-        "days",
-        dc=ibis._.dc.fill_null(0),
-        df=ibis._.df.fill_null(0),
-        db=ibis._.db.fill_null(0),
-        edge=ibis._.edge.fill_null(0),
-    )
-    cw = ibis.cumulative_window(group_by=cells.unit_id, order_by=cells.period)
-    cells = cells.mutate(
-        persons_at_risk=cells.dc.sum().over(cw).cast("int64"),
-        females=cells.df.sum().over(cw),
-        birth_years=cells.db.sum().over(cw),
-    )
+    # Running sums of the differences by a range join (each cell adds the differences of its unit up to
+    # its period): 2-3x cheaper than a partitioned window on DuckDB, and plain joins on Spark.
+    d = diffs.rename(d_unit="unit_id", d_period="period")
+    running = cells.left_join(d, [cells.unit_id == d.d_unit, d.d_period <= cells.period])
+    running_sums = {
+        "persons_at_risk": running.dc.sum().fill_null(0).cast("int64"),
+        "females": running.df.sum().fill_null(0),
+        "birth_years": running.db.sum().fill_null(0),
+    }
+    if need_edge:
+        running_sums["edge"] = ibis.ifelse(running.d_period == running.period, running.edge, 0).sum().fill_null(0)
+    # group on the integer keys only (DuckDB's perfect-hash aggregate); the period's dates ride along
+    running_sums.update(period_start=running.period_start.arbitrary(), days=running.days.arbitrary())
+    running = running.group_by(["unit_id", "period"]).aggregate(**running_sums)
+    cells = running
 
     # Events: one scan for the per-event outcomes, one aggregate per windowed outcome.
     ev = events.filter(events.event_date.between(w0, w1)).join(people, "person_id")
-    ev = ev.mutate(period=period_index(ev.event_date, grid).cast("int64"), age=ev.event_date.year() - ev.birth_year)
+    ev = ev.mutate(period=period_index(ev.event_date, grid).cast("int64"), age=_year(ev.event_date) - ev.birth_year)
     per_event = [o for o in outcomes if o.kind == "events"]
     result = cells
     if per_event:
-        agg = ev.group_by(["unit_id", "period"]).aggregate(**{f"{o.name}__num": o.value(ev).sum() for o in per_event})
+        agg = ev.group_by(["unit_id", "period"]).aggregate(**{f"{o.name}__num": _summed(o, ev) for o in per_event})
         result = result.left_join(agg, ["unit_id", "period"]).drop("unit_id_right", "period_right")
     custom_dens = set()
     for o in outcomes:
@@ -255,14 +286,7 @@ def panel_expr(
         ibis.null("float64"),
     )
     panel = result.select(**columns)
-    cohort_table = ibis.memtable(
-        pa.table(
-            {
-                "unit_id": pa.array(list((cohorts or {}).keys()), pa.int64()),
-                "cohort": pa.array(list((cohorts or {}).values()), pa.int64()),
-            }
-        )
-    )
+    cohort_table = tables["cohorts"] if "cohorts" in tables else ibis.memtable(cohorts_arrow(cohorts))
     panel = panel.left_join(cohort_table, "unit_id").drop("unit_id_right")
     panel = panel.mutate(cohort=panel.cohort.fill_null(0).cast("int64"))
     return panel.order_by(["unit_id", "period"])
@@ -349,6 +373,9 @@ def connect(engine: str, *, spark=None) -> Iterator[Any]:
         raise EngineInputError(f"Unknown engine {engine!r}; allowed: {', '.join(ENGINES)}.")
     if engine == "duckdb":
         con = ibis.duckdb.connect()
+        # Group keys (unit, period) have small integer ranges: let DuckDB use its perfect-hash aggregate
+        # (direct addressing instead of hashing; the default threshold of 12 bits is below 1,000 x 60 cells).
+        con.raw_sql("SET perfect_ht_threshold = 24")
         try:
             yield con
         finally:
@@ -396,22 +423,100 @@ def build_panel(
     chosen = resolve(outcomes)
     data_dir = Path(data_dir)
     progress(0.05, "Opening the data")
-    with loaders.parquet_dataset(data_dir, format=format) as pq_dir, connect(engine, spark=spark) as con:
-        tables = loaders.open_tables(con, pq_dir)
-        if start is None or end is None:
-            lo, hi = _default_window(con, tables)
-            start, end = start or lo, end or hi
-        grid = period_grid(period, start, end)
-        starts = read_interventions(data_dir, interventions) if unit == "territory" or interventions else {}
-        expr = panel_expr(tables, grid=grid, unit=unit, outcomes=chosen, cohorts=cohorts_on_grid(starts, grid))
-        progress(0.2, f"Building the {unit} x {period} panel on {engine}")
-        table = con.to_pyarrow(expr)
+    with loaders.parquet_dataset(data_dir, format=format) as pq_dir:
+        if engine == "duckdb":
+            table, grid = _build_on_duckdb(pq_dir, data_dir, unit=unit, period=period, outcomes=chosen, start=start,
+                                           end=end, interventions=interventions, progress=progress)
+        else:
+            with connect(engine, spark=spark) as con:
+                tables = loaders.open_tables(con, pq_dir)
+                if start is None or end is None:
+                    lo, hi = _default_window(con, tables)
+                    start, end = start or lo, end or hi
+                grid = period_grid(period, start, end)
+                cohorts = _cohorts(data_dir, interventions, unit, grid)
+                progress(0.2, f"Building the {unit} x {period} panel on {engine}")
+                table = con.to_pyarrow(panel_expr(tables, grid=grid, unit=unit, outcomes=chosen, cohorts=cohorts))
     table = _normalise(table, chosen)
     if out is not None:
         progress(0.95, f"Writing {out}")
         write_parquet_atomic(table, Path(out))
     progress(1.0, f"Panel: {table.num_rows:,} rows ({grid.count} periods)")
     return table
+
+
+def _cohorts(data_dir: Path, interventions, unit: str, grid: PeriodGrid) -> dict[int, int]:
+    starts = read_interventions(data_dir, interventions) if unit == "territory" or interventions else {}
+    return cohorts_on_grid(starts, grid)
+
+
+_COMPILED: dict[tuple, str] = {}
+
+
+def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, outcomes: tuple[Outcome, ...],
+                     start: dt.date | None, end: dt.date | None, interventions, progress: Progress
+                     ) -> tuple[pa.Table, PeriodGrid]:
+    """Run the panel expression on an in-memory DuckDB, reusing its compiled SQL for the same query shape.
+
+    The tables are views over the Parquet files (read in place); the grid and the cohorts are loaded into
+    fixed-name temporary tables, so the SQL text depends only on the shape (period kind and window, unit,
+    outcomes, column types): compiling the Ibis expression (about 0.1 s, a third of a 10 M-event build)
+    happens once per shape and process.
+    """
+    raw = _duckdb_connection()
+    try:
+        for name in SCHEMAS:
+            found = find_table(pq_dir, name)
+            if found is None or found.format != "parquet":
+                raise EngineInputError(f"{pq_dir}: table {name} is missing.")
+            raw.read_parquet(parquet_glob(found)).create_view(f"tremplin_{name}", replace=True)
+        if start is None or end is None:
+            lo, hi = raw.sql('SELECT min("start"), max("end") FROM tremplin_observation_periods').fetchall()[0]
+            if lo is None:
+                raise EngineInputError("observation_periods is empty: no population at risk, no panel.")
+            start, end = start or lo, end or hi
+        grid = period_grid(period, start, end)
+        raw.register("tremplin_periods", periods_arrow(grid))
+        raw.register("tremplin_cohorts", cohorts_arrow(_cohorts(data_dir, interventions, unit, grid)))
+        columns = raw.sql(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_name LIKE 'tremplin_%' ORDER BY ALL"
+        ).fetchall()
+        key = (grid.kind, grid.start, grid.end, unit, tuple(o.name for o in outcomes), tuple(columns))
+        sql = _COMPILED.get(key)
+        if sql is None:
+            con = ibis.duckdb.from_connection(raw)
+            tables = {name: con.table(f"tremplin_{name}") for name in (*SCHEMAS, "periods", "cohorts")}
+            sql = str(ibis.to_sql(panel_expr(tables, grid=grid, unit=unit, outcomes=outcomes), dialect="duckdb"))
+            if len(_COMPILED) > 64:
+                _COMPILED.clear()
+            _COMPILED[key] = sql
+        progress(0.2, f"Building the {unit} x {period} panel on duckdb")
+        return raw.sql(sql).to_arrow_table(), grid
+    finally:
+        for name in ("periods", "cohorts"):
+            with suppress(Exception):
+                raw.unregister(f"tremplin_{name}")
+        for name in SCHEMAS:
+            raw.sql(f"DROP VIEW IF EXISTS tremplin_{name}")
+
+
+_LOCAL = threading.local()
+
+
+def _duckdb_connection():
+    """This thread's in-memory DuckDB connection for panel builds (opening one costs ~30 ms; a reused
+    database also keeps Parquet metadata cached between builds on the same files)."""
+    import duckdb
+
+    raw = getattr(_LOCAL, "duckdb", None)
+    if raw is None:
+        raw = duckdb.connect()
+        # Group keys (unit, period) have small integer ranges: let DuckDB use its perfect-hash aggregate
+        # (direct addressing instead of hashing; the default threshold of 12 bits is below 1,000 x 60 cells).
+        raw.sql("SET perfect_ht_threshold = 24")
+        _LOCAL.duckdb = raw
+    return raw
 
 
 def _normalise(table: pa.Table, outcomes: tuple[Outcome, ...]) -> pa.Table:

@@ -41,6 +41,8 @@ __all__ = [
     "fit_its",
     "interrupted_time_series",
     "newey_west_vcov",
+    "random_effects_pool",
+    "StaggeredITSResult",
 ]
 
 Seasonality = Literal["none", "dummies", "fourier"]
@@ -270,6 +272,162 @@ class ITSResult:
     plot_fit = plot
 
 
+def random_effects_pool(estimates: np.ndarray, variances: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
+    """DerSimonian–Laird random-effects pooling (estimate, se, CI, p from the normal, tau2, I2)."""
+    y = np.asarray(estimates, dtype=float)
+    v = np.asarray(variances, dtype=float)
+    w = 1.0 / v
+    fixed = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - fixed) ** 2))
+    k = y.size
+    c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
+    tau2 = max(0.0, (q - (k - 1)) / c) if k > 1 and c > 0 else 0.0
+    wr = 1.0 / (v + tau2)
+    est = float(np.sum(wr * y) / np.sum(wr))
+    se = float(math.sqrt(1.0 / np.sum(wr)))
+    crit = float(stats.norm.ppf(1 - alpha / 2))
+    return {
+        "estimate": est,
+        "se": se,
+        "ci_low": est - crit * se,
+        "ci_high": est + crit * se,
+        "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else None,
+        "tau2": tau2,
+        "i2": max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0,
+        "q": q,
+    }
+
+
+@dataclass(frozen=True)
+class StaggeredITSResult:
+    """Interrupted time series for staggered starts: one segmented regression per start, pooled.
+
+    Units sharing a start form a cohort analysed as in the single-interruption design (their mean series,
+    minus the never-treated mean with ``comparison=True``); the cohorts' level change, slope change and
+    average post effect are pooled by DerSimonian–Laird random effects (the cohorts are independent
+    series; between-cohort heterogeneity is estimated, not assumed away).
+    """
+
+    outcome: str
+    time: str
+    cohorts: tuple[ITSResult, ...]
+    skipped: tuple[tuple[Any, str], ...]
+    pooled: dict[str, dict[str, float]]
+    alpha: float
+    n_units: int
+    n_obs: int
+    notes: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def pool(cls, *, outcome: str, time: str, cohorts: tuple[ITSResult, ...], skipped: tuple[tuple[Any, str], ...],
+             alpha: float, n_never: int) -> StaggeredITSResult:
+        pooled = {}
+        for name in ("att", "level_change", "slope_change"):
+            est, var = [], []
+            for c in cohorts:
+                if name == "att":
+                    est.append(c.fit.att)
+                    var.append(c.fit.att_se**2)
+                else:
+                    i = c.fit.names.index(name)
+                    est.append(float(c.fit.coef[i]))
+                    var.append(float(c.fit.vcov[i, i]))
+            if min(var) <= 0:
+                raise EngineInputError(f"A cohort has a zero standard error for {name}: nothing to pool "
+                                       "(a noise-free series?).")
+            pooled[name] = random_effects_pool(np.array(est), np.array(var), alpha)
+        comparison = cohorts[0].comparison_series is not None
+        n_treated = sum(len(c.treated_units) for c in cohorts)
+        n_units = n_treated + (n_never if comparison else 0)
+        notes = [f"{len(cohorts)} cohorts (distinct start periods) analysed separately and pooled by random "
+                 "effects (DerSimonian-Laird)."]
+        if len(cohorts) < 5:
+            notes.append(f"Only {len(cohorts)} cohorts: the between-cohort variance (tau2) is poorly estimated.")
+        for g, why in skipped:
+            notes.append(f"Cohort starting at {g!r} skipped: {why}")
+        return cls(outcome=outcome, time=time, cohorts=cohorts, skipped=skipped, pooled=pooled, alpha=alpha,
+                   n_units=n_units, n_obs=int(n_units * cohorts[0].times.size), notes=tuple(notes))
+
+    def _plain(self, name: str) -> dict[str, float | None]:
+        r = self.pooled[name]
+        return {k: r[k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value")}
+
+    def to_dict(self) -> dict[str, Any]:
+        att = self._plain("att")
+        att["inference"] = ("per-cohort Newey-West HAC, pooled by DerSimonian-Laird random effects "
+                            "(normal distribution)")
+        first = self.cohorts[0]
+        return {
+            "method": "its",
+            "outcome": self.outcome,
+            "n_units": self.n_units,
+            "n_periods": int(first.times.size),
+            "n_obs": self.n_obs,
+            "att": att,
+            "its": {
+                "design": "staggered: one segmented regression per start period, pooled by random effects",
+                "level_change": self._plain("level_change"),
+                "slope_change": self._plain("slope_change"),
+                "heterogeneity": {n: {"tau2": r["tau2"], "i2": r["i2"], "q": r["q"]} for n, r in self.pooled.items()},
+                "seasonality": first.seasonality,
+                "comparison": first.comparison_series is not None,
+                "cohorts": [
+                    {"intervention_time": c.to_dict()["its"]["intervention_time"], "att": c.to_dict()["att"],
+                     **{k: v for k, v in c.to_dict()["its"].items() if k != "intervention_time"}}
+                    for c in self.cohorts
+                ],
+                "skipped_cohorts": [{"intervention_time": _py(g), "reason": why} for g, why in self.skipped],
+            },
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        pct = int(round(100 * (1 - self.alpha)))
+
+        def line(name: str, r: dict[str, Any]) -> str:
+            return (f"  {name:<26} {r['estimate']:>10.4g}  SE {r['se']:.4g}  "
+                    f"{pct}% CI [{r['ci_low']:.4g}, {r['ci_high']:.4g}]  p = {r['p_value']:.3g}")
+
+        first = self.cohorts[0]
+        label = "treated minus comparison" if first.comparison_series is not None else "treated series"
+        lines = [
+            f"Interrupted time series, staggered — outcome {self.outcome!r} ({label}), {len(self.cohorts)} cohorts "
+            f"pooled by random effects; seasonality: {first.seasonality}",
+            line("Level change", self.pooled["level_change"]),
+            line("Slope change (per period)", self.pooled["slope_change"]),
+            line("Average post effect (ATT)", self.pooled["att"]),
+            f"  Heterogeneity of the ATT across cohorts: I2 = {100 * self.pooled['att']['i2']:.0f}%, "
+            f"tau2 = {self.pooled['att']['tau2']:.4g}",
+            "Cohorts:",
+        ]
+        for c in self.cohorts:
+            d = c.to_dict()
+            lines.append(f"  start {d['its']['intervention_time']!s:<12} {len(c.treated_units):>4} units  "
+                         f"ATT {d['att']['estimate']:.4g} (SE {d['att']['se']:.3g})")
+        lines.extend(f"Note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def plot(self):
+        """Each cohort's observed series and counterfactual after its interruption."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for c in self.cohorts:
+            x = [_py(t) for t in c.times]
+            post = np.arange(c.times.size) >= c.t0
+            label = str(_py(c.times[c.t0]))
+            fig.add_trace(go.Scatter(x=x, y=c.series, mode="markers", name=f"observed, start {label}",
+                                     marker={"size": 4}))
+            xs = [xx for xx, p in zip(x, post, strict=True) if p]
+            fig.add_trace(go.Scatter(x=xs, y=c.fit.counterfactual[post], mode="lines", line={"dash": "dash"},
+                                     name=f"counterfactual, start {label}"))
+        fig.update_layout(title=f"Interrupted time series by cohort: {self.outcome}", xaxis_title=self.time,
+                          yaxis_title=self.outcome)
+        return fig
+
+    plot_fit = plot
+
+
 _OPTIONS = ("seasonality", "season_length", "fourier_order", "hac_lags", "hac_correction", "use_t",
             "comparison", "aggregate", "alpha")
 
@@ -288,8 +446,9 @@ def interrupted_time_series(
 
     Options: ``seasonality`` ("none" | "dummies" | "fourier"), ``season_length`` (12), ``fourier_order``
     (2), ``hac_lags`` (None = Newey–West rule), ``hac_correction`` (True), ``use_t`` (True),
-    ``comparison`` (False), ``aggregate`` ("mean" | "sum"), ``alpha`` (0.05). Every treated unit must
-    start at the same period. Seasons are calendar months when ``time`` is a datetime column and
+    ``comparison`` (False), ``aggregate`` ("mean" | "sum"), ``alpha`` (0.05). When treated units start at
+    different periods, each start (cohort) is analysed separately and the cohorts are pooled by random effects
+    (`StaggeredITSResult`); cohorts without 3 pre and 2 post periods are skipped with a note. Seasons are calendar months when ``time`` is a datetime column and
     season_length is 12, otherwise the period's position modulo season_length.
     """
     unknown = sorted(set(options) - set(_OPTIONS))
@@ -317,13 +476,48 @@ def interrupted_time_series(
     treated = [u for u in units if first.get(u) is not None]
     if not treated:
         raise EngineInputError("No treated unit: interrupted time series needs at least one treated unit.")
-    starts = {first[u] for u in treated}
-    if len(starts) > 1:
-        raise EngineInputError(
-            f"Treated units start at different periods ({sorted(map(str, starts))[:5]}); interrupted time "
-            "series needs a common interruption: use cs for staggered adoption."
-        )
-    start = next(iter(starts))
+    by_start: dict[Any, list[Any]] = {}
+    for u in treated:
+        by_start.setdefault(first[u], []).append(u)
+    settings = {
+        "seasonality": seasonality, "season_length": season_length, "fourier_order": fourier_order,
+        "comparison": comparison, "aggregate": aggregate, "alpha": alpha, "hac_lags": options.get("hac_lags"),
+        "hac_correction": bool(options.get("hac_correction", True)), "use_t": bool(options.get("use_t", True)),
+        "datetime_time": pd.api.types.is_datetime64_any_dtype(data[time]),
+        "never_mask": np.array([first.get(u) is None for u in units]),
+    }
+    if len(by_start) == 1:
+        return _its_one_start(outcome, time, units, times, Y, treated, next(iter(by_start)), settings)
+    cohorts = []
+    skipped = []
+    for start in sorted(by_start, key=_sort_key):
+        try:
+            cohorts.append(_its_one_start(outcome, time, units, times, Y, by_start[start], start, settings))
+        except EngineInputError as exc:
+            skipped.append((_py(start), str(exc)))
+    if not cohorts:
+        raise EngineInputError("No cohort of treated units can be analysed: " + "; ".join(
+            f"start {g}: {why}" for g, why in skipped[:3]))
+    return StaggeredITSResult.pool(outcome=outcome, time=time, cohorts=tuple(cohorts), skipped=tuple(skipped),
+                                   alpha=alpha, n_never=int(sum(first.get(u) is None for u in units)))
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, int | float | np.integer | np.floating) else (1, str(value))
+
+
+def _its_one_start(
+    outcome: str,
+    time: str,
+    units: np.ndarray,
+    times: np.ndarray,
+    Y: np.ndarray,
+    treated: list[Any],
+    start: Any,
+    settings: dict[str, Any],
+) -> ITSResult:
+    """Segmented regression for the treated units sharing one start (the single-interruption design)."""
+    seasonality, season_length = settings["seasonality"], settings["season_length"]
     hits = np.flatnonzero(times == start)
     if hits.size == 0:
         later = np.flatnonzero(times > start)
@@ -333,25 +527,25 @@ def interrupted_time_series(
     else:
         t0 = int(hits[0])
     tmask = np.isin(units, treated)
-    agg = np.mean if aggregate == "mean" else np.sum
+    agg = np.mean if settings["aggregate"] == "mean" else np.sum
     treated_series = agg(Y[:, tmask], axis=1)
     comp_series = None
     series = treated_series
-    if comparison:
-        if tmask.all():
+    never = settings["never_mask"]
+    if settings["comparison"]:
+        if not never.any():
             raise EngineInputError("No control: comparison=True needs at least one never-treated unit.")
-        comp_series = agg(Y[:, ~tmask], axis=1)
+        comp_series = agg(Y[:, never], axis=1)
         series = treated_series - comp_series
     n = times.size
     season = None
     if seasonality != "none":
-        tcol = data[time]
-        if pd.api.types.is_datetime64_any_dtype(tcol) and season_length == 12:
+        if settings["datetime_time"] and season_length == 12:
             season = pd.DatetimeIndex(times).month.to_numpy() - 1
         else:
             season = np.arange(n) % season_length
     X, names = design_matrix(n, t0, seasonality=seasonality, season=season, season_length=season_length,
-                             fourier_order=fourier_order)
+                             fourier_order=settings["fourier_order"])
     k = X.shape[1]
     if t0 < 3 or n - t0 < 2:
         raise EngineInputError(
@@ -359,21 +553,21 @@ def interrupted_time_series(
         )
     if n - k < 3:
         raise EngineInputError(f"Too few periods ({n}) for {k} regression terms; drop or simplify seasonality.")
-    lags = options.get("hac_lags")
+    lags = settings["hac_lags"]
     lags = default_hac_lags(n) if lags is None else int(lags)
     if lags < 0 or lags >= n:
         raise EngineInputError(f"hac_lags must be between 0 and {n - 1}.")
-    fit = fit_its(series, X, names, t0, hac_lags=lags, hac_correction=bool(options.get("hac_correction", True)),
-                  use_t=bool(options.get("use_t", True)))
+    fit = fit_its(series, X, names, t0, hac_lags=lags, hac_correction=settings["hac_correction"],
+                  use_t=settings["use_t"])
     notes = []
     if n < 20:
         notes.append(f"Short series ({n} periods): HAC standard errors are unreliable below ~20-30 periods.")
     if t0 < 8:
         notes.append(f"Only {t0} pre-intervention periods: the pre-trend is poorly identified.")
-    n_units = int(tmask.sum() + ((~tmask).sum() if comparison else 0))
+    n_units = int(tmask.sum() + (never.sum() if settings["comparison"] else 0))
     return ITSResult(
         outcome=outcome, time=time, times=times, t0=t0, series=series, treated_series=treated_series,
         comparison_series=comp_series, fit=fit, seasonality=seasonality,
-        treated_units=tuple(_py(u) for u in treated), n_units=n_units, n_obs=int(n_units * n), alpha=alpha,
-        notes=tuple(notes),
+        treated_units=tuple(_py(u) for u in treated), n_units=n_units, n_obs=int(n_units * n),
+        alpha=settings["alpha"], notes=tuple(notes),
     )

@@ -24,7 +24,7 @@ Specifications (option ``v``):
 The inner problem (weights on the simplex for a given V) is solved exactly by a primal active-set
 method (`solve_simplex_qp`; `_simplex_ls` in factor form for the nested search), warm-started from the
 previous outer iterate. When the predictors are matched exactly the weights are not unique (a note says
-so). Exactly one treated unit is supported (several treated units raise EngineInputError).
+so). Several treated units are handled by `synth_staggered` (one fit each, gaps averaged).
 
 Numbers happen in the pure NumPy functions (`solve_simplex_qp`, `fit_synth`, `placebo_in_space`,
 `leave_one_out`); `synthetic_control` validates the input and orchestrates.
@@ -158,6 +158,53 @@ def _fnum(x: float | None) -> float | None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
+
+
+
+def _predictors(
+    data: pd.DataFrame,
+    Y: np.ndarray,
+    units: np.ndarray,
+    times: np.ndarray,
+    pre: np.ndarray,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    covariates: list[str],
+    covariate_periods: Sequence[Any] | None,
+    outcome_lags: Sequence[Any] | None,
+) -> tuple[np.ndarray, list[str]]:
+    """Predictor matrix X (k, N): outcome lags (default every pre period) + covariate means over the pre period."""
+    if outcome_lags is None:
+        lag_rows = np.flatnonzero(pre)
+    else:
+        rows = []
+        for lag in outcome_lags:
+            hit = np.flatnonzero(times == lag)
+            if hit.size == 0 or not pre[hit[0]]:
+                raise EngineInputError(f"Outcome lag {lag!r} is not a pre-treatment period of {time!r}.")
+            rows.append(int(hit[0]))
+        lag_rows = np.asarray(rows, dtype=int)
+    blocks = [Y[lag_rows]]
+    names = [f"{outcome}[{_py(times[r])}]" for r in lag_rows]
+    if covariates:
+        pre_times = set(times[pre].tolist())
+        if covariate_periods is not None:
+            outside = [p for p in covariate_periods if p not in pre_times]
+            if outside:
+                raise EngineInputError(f"covariate_periods must be pre-treatment periods; not: {outside[:5]}.")
+            pre_times = set(covariate_periods)
+        sub = data[data[time].isin(pre_times)]
+        for c in covariates:
+            vals = pd.Series(_numeric(sub[c], c), index=sub.index).groupby(sub[unit].to_numpy()).mean()
+            row = vals.reindex(units).to_numpy(dtype=float)
+            if np.isnan(row).any():
+                missing = units[np.isnan(row)][0]
+                raise EngineInputError(f"Covariate {c!r} has no pre-treatment value for {unit}={missing!r}.")
+            blocks.append(row[None, :])
+            names.append(f"mean({c})")
+    return np.vstack(blocks), names
 
 
 # --------------------------------------------------------------------------------------------------
@@ -790,7 +837,8 @@ class SynthResult:
 # Entry point
 # --------------------------------------------------------------------------------------------------
 
-_OPTIONS = ("covariates", "covariate_periods", "outcome_lags", "v", "placebo", "leave_one_out", "n_starts")
+_OPTIONS = ("covariates", "covariate_periods", "outcome_lags", "v", "placebo", "leave_one_out", "n_starts",
+            "n_placebo_draws", "loo_donors")
 
 
 def synthetic_control(
@@ -812,8 +860,12 @@ def synthetic_control(
     ``v`` ("auto" | "identity" | "equal" | "nested"; auto = identity without covariates/lags, nested
     otherwise), ``placebo`` (bool, default True), ``leave_one_out`` (bool, default True),
     ``n_starts`` (starts of the nested V search: equal weights, then the treated fit's V for placebos or
-    pysyncon's regression-based start, then random Dirichlet draws; default 2). Exactly one unit may be treated
-    (several treated units are not averaged: fit each separately).
+    pysyncon's regression-based start, then random Dirichlet draws; default 2).
+
+    With several treated units (staggered or not), each gets its own synthetic control fitted on its own
+    pre-treatment periods and the gaps are averaged in event time (see `synth_staggered`); options
+    ``n_placebo_draws`` (placebo averages drawn, default 2000) and ``loo_donors`` (donors dropped in turn
+    by the leave-one-out, largest average weight first, default 10) apply there.
     """
     unknown = sorted(set(options) - set(_OPTIONS))
     if unknown:
@@ -840,12 +892,22 @@ def synthetic_control(
     first = _first_treated(data, unit=unit, time=time, cohort=cohort, treatment=treatment)
     treated_units = [u for u in units if first.get(u) is not None]
     if not treated_units:
-        raise EngineInputError("No treated unit: synthetic control needs exactly one treated unit.")
+        raise EngineInputError("No treated unit: synthetic control needs at least one treated unit.")
+    v_method = v_opt
+    if v_opt == "auto":
+        v_method = "nested" if (covariates or outcome_lags is not None) else "identity"
     if len(treated_units) > 1:
-        shown = ", ".join(map(str, treated_units[:5]))
-        raise EngineInputError(
-            f"Synthetic control needs exactly one treated unit; found {len(treated_units)} ({shown}...). "
-            "Fit each treated unit separately or use did/cs."
+        from tremplin.engine.estimators.synth_staggered import staggered_synthetic_control
+
+        draws = int(options.get("n_placebo_draws", 2000))
+        loo_donors = int(options.get("loo_donors", 10))
+        if draws < 1 or loo_donors < 0:
+            raise EngineInputError("n_placebo_draws must be at least 1 and loo_donors at least 0.")
+        return staggered_synthetic_control(
+            data, outcome=outcome, unit=unit, time=time, units=units, times=times, Y=Y, first=first,
+            covariates=covariates, covariate_periods=covariate_periods, outcome_lags=outcome_lags,
+            v_method=v_method, do_placebo=do_placebo, do_loo=do_loo, n_starts=n_starts,
+            n_placebo_draws=draws, loo_donors=loo_donors, rng=np.random.default_rng(seed),
         )
     tu = treated_units[0]
     start = first[tu]
@@ -863,40 +925,8 @@ def synthetic_control(
     ti = int(np.flatnonzero(units == tu)[0])
     donor_idx = np.flatnonzero(donor_mask)
 
-    # predictors: outcome lags (default every pre period) + covariate means over the pre period
-    if outcome_lags is None:
-        lag_rows = np.flatnonzero(pre)
-    else:
-        lag_rows = []
-        for lag in outcome_lags:
-            hit = np.flatnonzero(times == lag)
-            if hit.size == 0 or not pre[hit[0]]:
-                raise EngineInputError(f"Outcome lag {lag!r} is not a pre-treatment period of {time!r}.")
-            lag_rows.append(int(hit[0]))
-        lag_rows = np.asarray(lag_rows, dtype=int)
-    blocks = [Y[lag_rows]]
-    names = [f"{outcome}[{_py(times[r])}]" for r in lag_rows]
-    if covariates:
-        pre_times = set(times[pre].tolist())
-        if covariate_periods is not None:
-            outside = [p for p in covariate_periods if p not in pre_times]
-            if outside:
-                raise EngineInputError(f"covariate_periods must be pre-treatment periods; not: {outside[:5]}.")
-            pre_times = set(covariate_periods)
-        sub = data[data[time].isin(pre_times)]
-        for c in covariates:
-            vals = pd.Series(_numeric(sub[c], c), index=sub.index).groupby(sub[unit].to_numpy()).mean()
-            row = vals.reindex(units).to_numpy(dtype=float)
-            if np.isnan(row).any():
-                missing = units[np.isnan(row)][0]
-                raise EngineInputError(f"Covariate {c!r} has no pre-treatment value for {unit}={missing!r}.")
-            blocks.append(row[None, :])
-            names.append(f"mean({c})")
-    X = np.vstack(blocks)
-    v_method = v_opt
-    if v_opt == "auto":
-        v_method = "nested" if (covariates or outcome_lags is not None) else "identity"
-
+    X, names = _predictors(data, Y, units, times, pre, outcome=outcome, unit=unit, time=time,
+                           covariates=covariates, covariate_periods=covariate_periods, outcome_lags=outcome_lags)
     rng = np.random.default_rng(seed)
     fit = fit_synth(
         Y[:, ti], Y[:, donor_idx], X[:, ti], X[:, donor_idx], pre,

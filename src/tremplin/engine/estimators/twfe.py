@@ -2,7 +2,8 @@
 
 TWFE: y_it = a_i + l_t + beta * D_it + x_it' g + e_it (optionally weighted), fixed effects projected out by
 exact two-way demeaning (alternating projections; one sweep is exact on balanced unweighted panels).
-2x2 DiD: y = b0 + b1 treated + b2 post + beta treated*post (+ x'g), for a single adoption date.
+2x2 DiD: y = b0 + b1 treated + b2 post + beta treated*post (+ x'g), for a single adoption date; with
+several adoption dates, the stacked 2x2 DiD (one clean sub-experiment per cohort, Cengiz et al. 2019).
 Standard errors are CR1 clustered by unit (or `cluster`), with pyfixest's small-sample factor (see
 `tremplin.engine.inference`). Under staggered adoption TWFE also reports the Goodman-Bacon decomposition
 and warns, pointing to Callaway–Sant'Anna, when the effects appear to change over time.
@@ -32,7 +33,7 @@ from tremplin.engine.inference import (
     wild_cluster_bootstrap,
 )
 
-__all__ = ["TwoWayFE", "demean_two_way", "did_2x2", "fit_twfe", "twfe"]
+__all__ = ["TwoWayFE", "demean_two_way", "did_2x2", "fit_did_stacked", "fit_twfe", "twfe"]
 
 TwfeMethod = Literal["twfe", "did"]
 
@@ -134,17 +135,68 @@ def fit_did_2x2(
     cols = [np.ones(len(y)), treated, post, treated * post]
     if covariates is not None:
         cols += list(np.asarray(covariates, dtype=float).T)
-    x = np.column_stack(cols)
+    names = ("intercept", "treated", "post", "treatment", *covariate_names)
+    return _ols_cr1(np.column_stack(cols), y, cluster, weights, names,
+                    "The 2x2 DiD design is singular (no pre or no post period, or collinear covariates).")
+
+
+def _ols_cr1(x: np.ndarray, y: np.ndarray, cluster: np.ndarray, weights: np.ndarray | None,
+             names: tuple[str, ...], singular: str) -> RegressionFit:
+    """(Weighted) OLS with CR1 clustered covariance; `singular` is the error when X'WX is rank deficient."""
     w = np.ones(len(y)) if weights is None else weights
     xtwx = (x * w[:, None]).T @ x
     if np.linalg.matrix_rank(xtwx) < xtwx.shape[0]:
-        raise EngineInputError("The 2x2 DiD design is singular (no pre or no post period, or collinear covariates).")
+        raise EngineInputError(singular)
     bread = np.linalg.inv(xtwx)
     coef = bread @ ((x * w[:, None]).T @ y)
     resid = y - x @ coef
     cv = cr1_vcov(x, resid, cluster, bread=bread, weights=None if weights is None else w)
-    names = ("intercept", "treated", "post", "treatment", *covariate_names)
     return RegressionFit(coef, cv.vcov, names, cv.n_clusters, resid, x, y, x.shape[1])
+
+
+def fit_did_stacked(
+    y: np.ndarray,
+    stack: np.ndarray,
+    treated: np.ndarray,
+    post: np.ndarray,
+    cluster: np.ndarray,
+    *,
+    covariates: np.ndarray | None = None,
+    covariate_names: Sequence[str] = (),
+    weights: np.ndarray | None = None,
+) -> RegressionFit:
+    """Stacked 2x2 DiD (Cengiz, Dube, Lindner & Zipperer 2019): one sub-experiment per cohort (the cohort and
+    the never-treated units), stacked; OLS of y on stack-specific intercepts, treated and post dummies and one
+    common treated*post coefficient (column 0). CR1 by `cluster` (units repeated across stacks stay one
+    cluster)."""
+    stacks = np.unique(stack)
+    cols = [treated * post]
+    for s in stacks:
+        in_s = (stack == s).astype(float)
+        cols += [in_s, in_s * treated, in_s * post]
+    if covariates is not None:
+        cols += list(np.asarray(covariates, dtype=float).T)
+    names = ("treatment", *[f"{kind}[{s:g}]" for s in stacks for kind in ("intercept", "treated", "post")],
+             *covariate_names)
+    return _ols_cr1(np.column_stack(cols), y, cluster, weights, names,
+                    "The stacked DiD design is singular (a cohort without pre or post periods, or collinear "
+                    "covariates).")
+
+
+def _stacked(g_obs, t_obs, never_obs, yv, cl, xv, wv, cohorts, covariate_names=()):
+    """Stack the observations of each cohort with the never-treated ones; returns (fit, row index)."""
+    rows, stack_ids = [], []
+    for c in cohorts:
+        keep = np.flatnonzero((g_obs == c) | never_obs)
+        rows.append(keep)
+        stack_ids.append(np.full(keep.size, c, dtype=float))
+    r = np.concatenate(rows)
+    sv = np.concatenate(stack_ids)
+    treated = (g_obs[r] == sv).astype(float)
+    post = (t_obs[r] >= sv).astype(float)
+    fit = fit_did_stacked(yv[r], sv, treated, post, cl[r], covariates=None if xv is None else xv[r],
+                          covariate_names=covariate_names, weights=None if wv is None else wv[r])
+    return fit, r
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,17 +273,30 @@ class TwoWayFE:
         notes: list[str] = []
         if self.method == "did":
             cohorts = np.unique(g[(g > 0) & (g <= panel.times.max())])
-            if cohorts.size != 1:
-                raise EngineInputError(
-                    f"The 2x2 DiD needs a single adoption date; found {cohorts.size} cohorts "
-                    f"({', '.join(f'{c:g}' for c in cohorts[:8])}). Use --method cs (staggered adoption) or twfe."
-                )
-            if not (g == 0).any() and not (g > panel.times.max()).any():
+            if cohorts.size == 0:
+                raise EngineInputError("No treated unit with a start inside the panel: nothing to estimate.")
+            never = (g == 0) | (g > panel.times.max())
+            if not never.any():
                 raise EngineInputError("No control units: the 2x2 DiD needs never-treated units.")
-            treated = (g[ui] == cohorts[0]).astype(float)
-            post = (panel.times[ti] >= cohorts[0]).astype(float)
-            fit = fit_did_2x2(yv, treated, post, cl, covariates=xv, covariate_names=covariates, weights=wv)
-            coef_idx = 3
+            if treatment is not None and cohorts.size > 1:
+                raise EngineInputError("The stacked DiD for several adoption dates needs --cohort, not --treatment.")
+            if cohorts.size == 1:
+                treated = (g[ui] == cohorts[0]).astype(float)
+                post = (panel.times[ti] >= cohorts[0]).astype(float)
+                fit = fit_did_2x2(yv, treated, post, cl, covariates=xv, covariate_names=covariates, weights=wv)
+                coef_idx = 3
+            else:
+                # staggered adoption: stack one clean 2x2 per cohort (the cohort against never-treated units)
+                fit, r = _stacked(g[ui], panel.times[ti], never[ui], yv, cl, xv, wv, cohorts, covariates)
+                ui, ti, yv, cl = ui[r], ti[r], yv[r], cl[r]
+                xv = None if xv is None else xv[r]
+                wv = None if wv is None else wv[r]
+                coef_idx = 0
+                notes.append(
+                    f"{cohorts.size} adoption dates: stacked 2x2 DiD (each cohort against the never-treated "
+                    "units, Cengiz et al. 2019); the common coefficient weights cohorts by their treatment "
+                    "variance, not their size. Use --method cs for cohort-size weights and event-time effects."
+                )
 
             def demean(v):
                 return v  # no fixed effects
@@ -344,7 +409,10 @@ class TwoWayFE:
         def stat(perm: np.ndarray) -> float:
             d = ((perm[ui] > 0) & (panel.times[ti] >= perm[ui])).astype(float)
             if self.method == "did":
-                c = np.unique(perm[perm > 0])
+                c = np.unique(perm[(perm > 0) & (perm <= panel.times.max())])
+                if c.size > 1:
+                    never = (perm == 0) | (perm > panel.times.max())
+                    return float(_stacked(perm[ui], panel.times[ti], never[ui], yv, cl, xv, wv, c)[0].coef[0])
                 tr = (perm[ui] == c[0]).astype(float)
                 po = (panel.times[ti] >= c[0]).astype(float)
                 return float(fit_did_2x2(yv, tr, po, cl, covariates=xv, weights=wv).coef[3])
