@@ -113,6 +113,7 @@ def test_text_summary():
         (("--cohort", "first.treat", "--method", "magic"), "allowed values: did, twfe, cs, synth, its"),
         (("--cohort", "first.treat", "--control", "sometimes"), "allowed values: never, not-yet"),
         (("--cohort", "first.treat", "--treatment", "treat"), "exactly one of --cohort"),
+        (("--treatment", "first.treat"), "must be 0/1; found values 2004, 2006, 2007. A column of first treated"),
     ],
 )
 def test_bad_input_exits_2(args, message):

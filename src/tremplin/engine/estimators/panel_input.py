@@ -88,8 +88,11 @@ def cohort_from_treatment(data: pd.DataFrame, *, unit: str, time: str, treatment
         raise EngineInputError(f"Treatment column {treatment!r} has {int(d.isna().sum())} missing values.")
     values = set(pd.unique(d.astype(float)))
     if not values <= {0.0, 1.0}:
-        bad = sorted(values - {0.0, 1.0})[:5]
-        raise EngineInputError(f"Treatment column {treatment!r} must be 0/1; found values {bad}.")
+        bad = ", ".join(f"{float(v):g}" for v in sorted(values - {0.0, 1.0})[:5])
+        raise EngineInputError(
+            f"Treatment column {treatment!r} must be 0/1; found values {bad}. A column of first treated periods "
+            "goes with --cohort."
+        )
     u_codes = pd.factorize(data[unit])[0]
     t_key = _time_key(data[time])
     dv = d.to_numpy(float)
