@@ -531,7 +531,8 @@ def _normalise(table: pa.Table, outcomes: tuple[Outcome, ...]) -> pa.Table:
         pa.field("cohort", pa.int64()),
     ]
     schema = pa.schema(fields)
-    return table.select(schema.names).cast(schema)
+    table = table.select(schema.names)
+    return table if table.schema.equals(schema) else table.cast(schema)
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:

@@ -240,7 +240,8 @@ class StaggeredSynthResult:
             f"Synthetic control, staggered — outcome {self.outcome!r}: {len(self.treated)} treated units, "
             f"{self.donors.size} never-treated donors; V: {self.v_method}",
             f"Average post-treatment gap (ATT): {self.att:.4g}",
-            f"Pre-treatment RMSPE {s['pre_rmspe']:.4g}; post {s['post_rmspe']:.4g}; average ratio {self.ratio:.3g}",
+            f"Pre-treatment RMSPE {s['pre_rmspe']:.4g}; post {s['post_rmspe']:.4g}; average post/pre ratio "
+            + (f"{self.ratio:.3g}" if self.ratio < 1e6 else "unbounded (some pre-treatment fits are exact)"),
         ]
         if self.placebo is not None:
             kind = "all combinations" if self.placebo.exhaustive else "random draws"
