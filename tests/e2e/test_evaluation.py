@@ -76,3 +76,33 @@ def test_launch_follow_read_download_publish(page, live_server, demo_evaluations
     assert counts and min(int(c.replace("\u202f", "").replace(" ", "")) for c in counts) >= 11
     screenshot(page, "evaluation-public")
     assert page.console_errors == [], page.console_errors
+
+
+@pytest.mark.parametrize(("estimator", "heading"), [("synth", "contrôle synthétique"), ("its", "Série temporelle")])
+def test_synth_and_its_results_draw_their_figure(page, live_server, demo_evaluations, estimator, heading):
+    from django.urls import reverse
+
+    from tremplin.web.evaluations.models import Dataset, Run
+    from tremplin.web.evaluations.presentation import headline_sentence
+    from tremplin.web.jobs.services import job_run
+    from tremplin.web.portfolio.models import EvaluationPlan
+
+    dataset = Dataset.objects.get(status="valid")
+    plan = EvaluationPlan.objects.filter(experiment__datasets=dataset).first()
+    login(page, live_server.url, "evaluator@demo.tremplin.org", "evaluator")
+    page.goto(live_server.url + reverse("evaluations:run-create", args=[plan.pk]))
+    page.select_option("#id_estimator", estimator)
+    page.select_option("#id_period", "month")
+    page.get_by_test_id("launch-run").click()
+    page.get_by_test_id("run-status").wait_for()
+    run = Run.objects.get(plan=plan)
+    job_run(job_id=str(run.job_id))
+    page.get_by_test_id("headline-text").wait_for(timeout=120_000)
+    run.refresh_from_db()
+    assert run.estimator == estimator
+    assert headline_sentence(run.result["headline"], run.result["outcome"]) in page.get_by_test_id(
+        "headline-text").inner_text()
+    assert heading in page.content()
+    page.locator("[data-testid=effect-chart] .main-svg").first.wait_for()  # Plotly drew the gaps / ITS fit
+    screenshot(page, f"evaluation-{estimator}")
+    assert page.console_errors == [], page.console_errors

@@ -191,3 +191,13 @@ def test_bad_input() -> None:
         interrupted_time_series(only, **base, treatment="treated", comparison=True)
     with pytest.raises(EngineInputError, match="Unknown ITS option"):
         interrupted_time_series(df, **base, treatment="treated", lags=3)
+
+
+def test_collinear_seasonal_design_is_a_clear_error() -> None:
+    """Two years, interruption after exactly one: trend = month-of-year + 12 * post, collinear with dummies."""
+    t = np.arange(24)
+    df = pd.DataFrame({"unit": "A", "period": t, "y": 10 + 0.1 * t + np.sin(t), "g": 12})
+    with pytest.raises(EngineInputError, match="singular"):
+        interrupted_time_series(df, outcome="y", unit="unit", time="period", cohort="g", seasonality="dummies")
+    fourier = interrupted_time_series(df, outcome="y", unit="unit", time="period", cohort="g", seasonality="fourier")
+    assert np.isfinite(fourier.fit.att_se) and "n/a" not in fourier.summary()

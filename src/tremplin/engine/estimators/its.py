@@ -150,6 +150,12 @@ def fit_its(
     n, k = X.shape
     if n <= k:
         raise EngineInputError(f"Too few periods ({n}) for {k} regression terms.")
+    if np.linalg.matrix_rank(X) < k:
+        raise EngineInputError(
+            "The segmented regression is singular: trend, interruption and seasonal terms are collinear (e.g. "
+            "seasonal dummies with the interruption exactly on a season boundary of a short series); use "
+            "seasonality='fourier' or 'none', or a longer series."
+        )
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     fitted = X @ coef
     resid = y - fitted
@@ -165,6 +171,15 @@ def fit_its(
         hac_lags=hac_lags, df_resid=n - k, use_t=use_t, att=float(c @ coef),
         att_se=float(math.sqrt(max(c @ V @ c, 0.0))), att_weights=c,
     )
+
+
+def _g(x: float | None, spec: str) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def _line(name: str, r: dict[str, Any], pct: int) -> str:
+    return (f"  {name:<26} {_g(r['estimate'], '>10.4g')}  SE {_g(r['se'], '.4g')}  "
+            f"{pct}% CI [{_g(r['ci_low'], '.4g')}, {_g(r['ci_high'], '.4g')}]  p = {_g(r['p_value'], '.3g')}")
 
 
 @dataclass(frozen=True)
@@ -237,8 +252,7 @@ class ITSResult:
         pct = int(round(100 * (1 - self.alpha)))
 
         def line(name: str, r: dict[str, Any]) -> str:
-            return (f"  {name:<26} {r['estimate']:>10.4g}  SE {r['se']:.4g}  "
-                    f"{pct}% CI [{r['ci_low']:.4g}, {r['ci_high']:.4g}]  p = {r['p_value']:.3g}")
+            return _line(name, r, pct)
 
         lines = [
             f"Interrupted time series — outcome {self.outcome!r} ({label}), intervention at "
@@ -332,7 +346,7 @@ class StaggeredITSResult:
                     i = c.fit.names.index(name)
                     est.append(float(c.fit.coef[i]))
                     var.append(float(c.fit.vcov[i, i]))
-            if min(var) <= 0:
+            if not all(math.isfinite(v) and v > 0 for v in var):
                 raise EngineInputError(f"A cohort has a zero standard error for {name}: nothing to pool "
                                        "(a noise-free series?).")
             pooled[name] = random_effects_pool(np.array(est), np.array(var), alpha)
@@ -385,8 +399,7 @@ class StaggeredITSResult:
         pct = int(round(100 * (1 - self.alpha)))
 
         def line(name: str, r: dict[str, Any]) -> str:
-            return (f"  {name:<26} {r['estimate']:>10.4g}  SE {r['se']:.4g}  "
-                    f"{pct}% CI [{r['ci_low']:.4g}, {r['ci_high']:.4g}]  p = {r['p_value']:.3g}")
+            return _line(name, r, pct)
 
         first = self.cohorts[0]
         label = "treated minus comparison" if first.comparison_series is not None else "treated series"

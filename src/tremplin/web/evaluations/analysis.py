@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,18 +61,58 @@ def trends_figure(trends: list[dict], outcome: str, labels: dict[str, str]):
     return fig
 
 
-def headline(att: float, ci_low: float, ci_high: float, baseline: float) -> dict:
-    """Effect relative to the baseline (mean outcome of treated units before their start)."""
+def headline(att: float, ci_low: float | None, ci_high: float | None, baseline: float,
+             p_value: float | None = None) -> dict:
+    """Effect relative to the baseline (mean outcome of treated units before their start).
+
+    Synthetic control has no confidence interval: `ci_low`/`ci_high` are then None and the placebo
+    `p_value` carries the inference.
+    """
     ok = baseline and math.isfinite(baseline) and baseline > 0
+
+    def rel(x):
+        return _finite(x / baseline) if ok and x is not None else None
+
     return {
         "att": _finite(att),
         "ci_low": _finite(ci_low),
         "ci_high": _finite(ci_high),
         "baseline": _finite(baseline),
-        "relative": _finite(att / baseline) if ok else None,
-        "relative_ci_low": _finite(ci_low / baseline) if ok else None,
-        "relative_ci_high": _finite(ci_high / baseline) if ok else None,
+        "relative": rel(att),
+        "relative_ci_low": rel(ci_low),
+        "relative_ci_high": rel(ci_high),
+        "p_value": _finite(p_value),
     }
+
+
+@dataclass(frozen=True)
+class _Att:
+    """The headline numbers every estimator provides (CI None for synthetic control)."""
+
+    estimate: float
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+
+
+def _att_from_dict(d: dict) -> _Att:
+    a = d["att"]
+    return _Att(a["estimate"], a.get("se"), a.get("ci_low"), a.get("ci_high"), a.get("p_value"))
+
+
+def _synth_event_study(d: dict) -> list[dict]:
+    """Event-time gaps of a synthetic-control result (staggered: averaged; one unit: its gap path)."""
+    rows = d.get("event_study")
+    if rows is None:
+        path = d["gap_path"]
+        first_post = next(i for i, r in enumerate(path) if r["post"])
+        rows = [{"relative_period": i - first_post, "estimate": r["gap"]} for i, r in enumerate(path)]
+    return [{"relative_period": int(r["relative_period"]), "estimate": _finite(r["estimate"]), "ci_low": None,
+             "ci_high": None, "band_low": None, "band_high": None} for r in rows]
+
+
+ITS_SEASONS = {"month": 12, "quarter": 4}
 
 
 ROBUSTNESS_SPECS: tuple[tuple[str, str, dict], ...] = (
@@ -166,16 +207,35 @@ def run_analysis(
         figure = _figure_json(fit.plot_bacon()) if fit.bacon is not None else None
         pretrend_p = None
         event_study = []
+    elif estimator == "synth":
+        from tremplin.engine.estimators.synth import synthetic_control
+
+        fit = synthetic_control(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort", seed=seed)
+        figure = _figure_json(fit.plot_gaps())
+        pretrend_p = None
+        event_study = _synth_event_study(fit.to_dict())
+    elif estimator == "its":
+        from tremplin.engine.estimators.its import interrupted_time_series
+
+        season = ITS_SEASONS.get(period)
+        # Fourier terms rather than dummies: fewer parameters on the short series of an experiment, and no
+        # exact collinearity with the trend when the start falls on a season boundary
+        fit = interrupted_time_series(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
+                                      comparison=True, seasonality="fourier" if season else "none",
+                                      season_length=season or 12, fourier_order=2 if season == 12 else 1)
+        figure = _figure_json(fit.plot())
+        pretrend_p = None
+        event_study = []
     else:
-        raise ValueError(f"Unknown estimator {estimator!r}; allowed: cs, twfe.")
+        raise ValueError(f"Unknown estimator {estimator!r}; allowed: cs, twfe, synth, its.")
     timings["estimator"] = round(time.perf_counter() - t1, 3)
 
     progress(0.9, "report")
     treated = panel[panel["cohort"] > 0]
     baseline = float(treated.loc[treated["period"] < treated["cohort"], outcome].mean())
-    att = fit.att
+    att = _att_from_dict(fit.to_dict()) if estimator in ("synth", "its") else fit.att
     trends = group_trends(panel, outcome).to_dict(orient="records")
-    warnings = [str(w) for w in getattr(fit, "warnings", ())]
+    warnings = [str(w) for w in getattr(fit, "warnings", ())] + [str(n) for n in getattr(fit, "notes", ())]
     # Joint pre-trend check from the uniform (sup-t) band: any pre-period band excluding zero rejects at 5 %.
     pre_bands = [e for e in event_study if e["relative_period"] < 0 and e["band_low"] is not None
                  and e["band_high"] is not None]
@@ -200,7 +260,7 @@ def run_analysis(
         "estimator": estimator,
         "robustness": robustness,
         "period": period,
-        "headline": headline(att.estimate, att.ci_low, att.ci_high, baseline),
+        "headline": headline(att.estimate, att.ci_low, att.ci_high, baseline, att.p_value),
         "p_value": _finite(att.p_value),
         "se": _finite(att.se),
         "event_study": event_study,
@@ -210,6 +270,7 @@ def run_analysis(
         "summary": fit.summary(),
         "figures": {
             "effect": figure,
+            "effect_kind": {"cs": "event_study", "twfe": "bacon", "synth": "synth_gaps", "its": "its_fit"}[estimator],
             "trends": _figure_json(trends_figure(trends, outcome, labels)),
         },
     }

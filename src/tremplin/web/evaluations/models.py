@@ -71,6 +71,8 @@ class Dataset(models.Model):
 class Estimator(models.TextChoices):
     CALLAWAY_SANTANNA = "cs", _("Différence de différences échelonnée (Callaway & Sant'Anna)")
     TWFE = "twfe", _("Effets fixes à deux dimensions (TWFE)")
+    SYNTH = "synth", _("Contrôle synthétique (un par territoire expérimentateur, moyenné)")
+    ITS = "its", _("Série temporelle interrompue (une régression par cohorte, poolée)")
 
 
 class RunStatus(models.TextChoices):

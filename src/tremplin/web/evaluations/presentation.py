@@ -34,15 +34,32 @@ def percent(x: float | None) -> str:
     return f"{sign}{text} %"
 
 
+def p_text(p: float | None) -> str:
+    return "—" if p is None else (f"{p:.3f}".replace(".", ",") if p >= 0.001 else "< 0,001")
+
+
 def headline_sentence(headline: dict | None, outcome: str | None) -> str:
     if not headline or headline.get("relative") is None:
         return _("Effet non estimable (moyenne de référence nulle ou absente).")
+    if headline.get("relative_ci_low") is None:  # synthetic control: placebo inference, no interval
+        return _("%(effect)s %(outcome)s, p = %(p)s (placebos)") % {
+            "effect": percent(headline["relative"]), "outcome": outcome_label(outcome),
+            "p": p_text(headline.get("p_value"))}
     return _("%(effect)s %(outcome)s, IC 95 %% %(low)s à %(high)s") % {
         "effect": percent(headline["relative"]), "outcome": outcome_label(outcome),
         "low": percent(headline["relative_ci_low"]), "high": percent(headline["relative_ci_high"])}
 
 
 def verdict(headline: dict | None) -> str:
+    if headline and headline.get("ci_low") is None and headline.get("p_value") is not None:
+        p = headline["p_value"]
+        if p < 0.05:
+            return (_("Un écart de cette taille est rare parmi les placebos (p = %(p)s) : une baisse est mise en "
+                      "évidence.") if (headline.get("att") or 0) < 0 else
+                    _("Un écart de cette taille est rare parmi les placebos (p = %(p)s) : une hausse est mise en "
+                      "évidence.")) % {"p": p_text(p)}
+        return _("Un écart de cette taille est fréquent parmi les placebos (p = %(p)s) : les données ne "
+                 "permettent pas de conclure à un effet.") % {"p": p_text(p)}
     if not headline or headline.get("ci_low") is None or headline.get("ci_high") is None:
         return ""
     if headline["ci_high"] < 0:
@@ -78,6 +95,7 @@ def result_context(result: dict) -> dict:
         "diagnostics": result.get("diagnostics") or {},
         "warnings": warnings_for(result.get("diagnostics")),
         "effect_figure": figures.get("effect"),
+        "effect_kind": figures.get("effect_kind", "event_study"),
         "trends_figure": figures.get("trends"),
         "event_study": result.get("event_study") or [],
         "robustness": [robustness_row(row) for row in result.get("robustness") or []],

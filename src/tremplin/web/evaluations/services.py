@@ -23,7 +23,8 @@ logger = logging.getLogger(__name__)
 
 PERIODS = ("month", "quarter", "year")
 DISCLOSURE_THRESHOLD = 11
-DEFAULT_ESTIMATOR = {"staggered": Estimator.CALLAWAY_SANTANNA, "did": Estimator.CALLAWAY_SANTANNA}
+DEFAULT_ESTIMATOR = {"staggered": Estimator.CALLAWAY_SANTANNA, "did": Estimator.CALLAWAY_SANTANNA,
+                     "synthetic_control": Estimator.SYNTH, "its": Estimator.ITS}
 
 
 # --- Datasets ----------------------------------------------------------------------------------------------
