@@ -235,3 +235,21 @@ def test_rebuild_after_the_files_change_in_place(tmp_path):
     second = build_panel(data, outcomes=ALL)
     _compare(second.to_pandas(), reference_panel(data))
     assert second["persons_at_risk"].to_pylist() != first["persons_at_risk"].to_pylist()
+
+
+def test_rebuild_after_a_column_changes_type_in_place(tmp_path):
+    """The compiled query is kept per connection: a table rewritten with another column type must still work."""
+    import pyarrow.parquet as pq
+
+    from tremplin.engine.generator import generate_region
+
+    data = tmp_path / "region"
+    generate_region(data, persons=600, territories=3, years=2, seed=3, overwrite=True)
+    first = build_panel(data, outcomes=ALL)
+    persons = pq.read_table(data / "persons.parquet")
+    i = persons.schema.get_field_index("birth_year")
+    persons = persons.set_column(i, "birth_year", persons["birth_year"].cast("int64" if
+                                 persons.schema.field(i).type != "int64" else "int32"))
+    pq.write_table(persons, data / "persons.parquet")
+    second = build_panel(data, outcomes=ALL)
+    assert second.equals(first)

@@ -9,6 +9,7 @@ out-of-core) or on PySpark (`engine="spark"`), with identical results. Output co
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 import tempfile
@@ -464,12 +465,16 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
     happens once per shape and process.
     """
     raw = _duckdb_connection()
+    sources: dict[str, str] = _LOCAL.sources
     try:
         for name in SCHEMAS:
             found = find_table(pq_dir, name)
             if found is None or found.format != "parquet":
                 raise EngineInputError(f"{pq_dir}: table {name} is missing.")
-            raw.read_parquet(parquet_glob(found)).create_view(f"tremplin_{name}", replace=True)
+            glob = parquet_glob(found)
+            if sources.get(name) != glob:  # a view reads its files at every query: recreate only on a new path
+                raw.read_parquet(glob).create_view(f"tremplin_{name}", replace=True)
+                sources[name] = glob
         if start is None or end is None:
             lo, hi = raw.sql('SELECT min("start"), max("end") FROM tremplin_observation_periods').fetchall()[0]
             if lo is None:
@@ -491,14 +496,23 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
             if len(_COMPILED) > 64:
                 _COMPILED.clear()
             _COMPILED[key] = sql
+        # the compiled query kept as a view of this connection: later builds skip parsing its ~15 kB of SQL
+        # named after the shape (which includes the column types), so a view is only reused on the same types
+        view = "tremplin_panel_" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        if view not in _LOCAL.views:
+            raw.sql(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")  # noqa: S608 - our compiled SQL, hex name
+            _LOCAL.views.add(view)
         progress(0.2, f"Building the {unit} x {period} panel on duckdb")
-        return raw.sql(sql).to_arrow_table(), grid
+        return raw.sql(f"SELECT * FROM {view}").to_arrow_table(), grid  # noqa: S608 - hex view name
+    except Exception:
+        sources.clear()  # rebuild every view next time
+        for name in SCHEMAS:
+            raw.sql(f"DROP VIEW IF EXISTS tremplin_{name}")
+        raise
     finally:
         for name in ("periods", "cohorts"):
             with suppress(Exception):
                 raw.unregister(f"tremplin_{name}")
-        for name in SCHEMAS:
-            raw.sql(f"DROP VIEW IF EXISTS tremplin_{name}")
 
 
 _LOCAL = threading.local()
@@ -516,6 +530,8 @@ def _duckdb_connection():
         # (direct addressing instead of hashing; the default threshold of 12 bits is below 1,000 x 60 cells).
         raw.sql("SET perfect_ht_threshold = 24")
         _LOCAL.duckdb = raw
+        _LOCAL.sources = {}  # table name -> Parquet path or glob its view reads
+        _LOCAL.views = set()  # compiled panel queries kept as views
     return raw
 
 
