@@ -253,3 +253,14 @@ def test_rebuild_after_a_column_changes_type_in_place(tmp_path):
     pq.write_table(persons, data / "persons.parquet")
     second = build_panel(data, outcomes=ALL)
     assert second.equals(first)
+
+
+def test_a_second_build_of_the_same_shape_reuses_the_compiled_query(region):
+    """Compiling the Ibis expression costs about a third of a 10 M-event build: it must happen once per shape."""
+    from tremplin.engine import panel
+
+    build_panel(region, outcomes=ALL)
+    compiled, views = len(panel._COMPILED), set(panel._LOCAL.views)
+    again = build_panel(region, outcomes=ALL)
+    assert len(panel._COMPILED) == compiled and panel._LOCAL.views == views
+    assert again.equals(build_panel(region, outcomes=ALL))

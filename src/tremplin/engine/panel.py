@@ -483,9 +483,10 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
         grid = period_grid(period, start, end)
         raw.register("tremplin_periods", periods_arrow(grid))
         raw.register("tremplin_cohorts", cohorts_arrow(_cohorts(data_dir, interventions, unit, grid)))
-        columns = raw.sql(
+        inputs = [f"tremplin_{name}" for name in (*SCHEMAS, "periods", "cohorts")]
+        columns = raw.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_name LIKE 'tremplin_%' ORDER BY ALL"
+            "WHERE list_contains($1, table_name) ORDER BY ALL", [inputs]
         ).fetchall()
         key = (grid.kind, grid.start, grid.end, unit, tuple(o.name for o in outcomes), tuple(columns))
         sql = _COMPILED.get(key)
