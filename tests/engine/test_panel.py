@@ -264,3 +264,18 @@ def test_a_second_build_of_the_same_shape_reuses_the_compiled_query(region):
     again = build_panel(region, outcomes=ALL)
     assert len(panel._COMPILED) == compiled and panel._LOCAL.views == views
     assert again.equals(build_panel(region, outcomes=ALL))
+
+
+@pytest.mark.parametrize("kind", ["month", "quarter", "year"])
+def test_period_index_of_every_day_matches_the_grid(kind):
+    import datetime as dt
+
+    from tremplin.engine.panel import period_grid
+
+    grid = period_grid(kind, dt.date(2019, 2, 3), dt.date(2022, 5, 1))
+    day = dt.date(2018, 12, 1)
+    while day <= dt.date(2023, 2, 1):
+        expected = next((i + 1 for i, (s, e) in enumerate(zip(grid.starts, grid.ends, strict=True)) if s <= day <= e),
+                        0 if day < grid.start else grid.count + 1)
+        assert grid.index_of(day) == expected, day
+        day += dt.timedelta(days=1)

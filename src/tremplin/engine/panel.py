@@ -8,6 +8,7 @@ out-of-core) or on PySpark (`engine="spark"`), with identical results. Output co
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -66,10 +67,9 @@ class PeriodGrid:
         """1-based period containing `day` (0 if before the first, T+1 if after the last)."""
         if day < self.start:
             return 0
-        for i, (s, e) in enumerate(zip(self.starts, self.ends, strict=True)):
-            if s <= day <= e:
-                return i + 1
-        return self.count + 1
+        if day > self.end:
+            return self.count + 1
+        return bisect.bisect_right(self.starts, day)  # periods are consecutive: the last start <= day
 
 
 def _period_start(day: dt.date, kind: str) -> dt.date:
