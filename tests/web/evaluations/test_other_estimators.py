@@ -43,6 +43,11 @@ def test_synthetic_control_design_runs_synth_with_placebo_inference(synth_run):
     sentence = headline_sentence(h, "avoidable_hospitalisations")
     assert "p = " in sentence and "placebos" in sentence and "IC 95" not in sentence
     assert "placebos" in verdict(h)
+    from tremplin.web.evaluations.presentation import warnings_for
+
+    few = {"few_clusters": True, "treated_units": 3, "comparison_units": 5}
+    assert "valeur p par placebos" in warnings_for(few, "synth")[0]
+    assert "intervalles de confiance" in warnings_for(few, "cs")[0]
 
 
 def test_its_design_runs_pooled_segmented_regressions(its_run):

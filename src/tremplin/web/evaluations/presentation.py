@@ -69,10 +69,15 @@ def verdict(headline: dict | None) -> str:
     return _("L'intervalle de confiance contient zéro : les données ne permettent pas de conclure à un effet.")
 
 
-def warnings_for(diagnostics: dict | None) -> list[str]:
+def warnings_for(diagnostics: dict | None, estimator: str | None = None) -> list[str]:
     d = diagnostics or {}
     out = []
-    if d.get("few_clusters"):
+    if d.get("few_clusters") and estimator == "synth":
+        out.append(_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : la valeur p "
+                     "par placebos ne peut pas descendre bien bas et chaque contrôle synthétique repose sur peu de "
+                     "territoires donneurs.")
+                   % {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")})
+    elif d.get("few_clusters"):
         out.append(_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : "
                      "les intervalles de confiance reposent sur peu de grappes et peuvent être trop optimistes.")
                    % {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")})
@@ -93,7 +98,7 @@ def result_context(result: dict) -> dict:
         "verdict": verdict(headline),
         "outcome_label": outcome_label(result.get("outcome")),
         "diagnostics": result.get("diagnostics") or {},
-        "warnings": warnings_for(result.get("diagnostics")),
+        "warnings": warnings_for(result.get("diagnostics"), result.get("estimator")),
         "effect_figure": figures.get("effect"),
         "effect_kind": figures.get("effect_kind", "event_study"),
         "trends_figure": figures.get("trends"),
@@ -140,7 +145,7 @@ def publication_context(publication: dict | None) -> dict:
         "verdict": verdict(headline),
         "outcome_label": outcome_label(pub.get("outcome")),
         "diagnostics": pub.get("diagnostics") or {},
-        "warnings": warnings_for(pub.get("diagnostics")),
+        "warnings": warnings_for(pub.get("diagnostics"), pub.get("estimator")),
         "trends": trends,
         "trends_figure": figure,
         "event_study": pub.get("event_study") or [],
