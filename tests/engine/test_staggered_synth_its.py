@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +215,8 @@ def test_every_method_runs_on_the_generated_demo_panel(demo_panel: Path, tmp_pat
     html = (tmp_path / "p.html").read_text()
     if method != "did":
         assert "Plotly.newPlot" in html and "<script src" not in html  # plotly.js embedded, no CDN
+        # the vendored bundle, and no URL to a CDN (figure data is base64: look for URLs, not substrings)
+        assert "plotly.js (basic - minified)" in html and not re.search(r"(?i)https?://[^\s\"']*cdn", html)
 
 
 def test_synth_on_a_public_staggered_dataset_from_the_cli() -> None:

@@ -16,6 +16,7 @@ import importlib
 import json
 import sys
 import warnings
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -117,15 +118,20 @@ def result_figures(result: Any) -> list[Any]:
     return figures
 
 
+PLOTLY_JS = Path(__file__).resolve().parents[1] / "web" / "static" / "tremplin" / "vendor" / "plotly.min.js"
+
+
 def write_plots_html(result: Any, path: Path) -> int:
-    """Write every figure of `result` to one self-contained HTML file (plotly.js embedded, no CDN)."""
+    """Write every figure of `result` to one self-contained HTML file.
+
+    plotly.js is the platform's vendored basic bundle, embedded: the page opens offline and references no
+    CDN (the full bundle shipped with the `plotly` package also carries map code pointing at tile servers).
+    """
     figures = result_figures(result)
-    parts = [
-        fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})
-        for i, fig in enumerate(figures)
-    ]
-    title = f"Tremplin — {getattr(result, 'outcome', '')}"
-    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+    parts = [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for fig in figures]
+    title = html_escape(f"Tremplin — {getattr(result, 'outcome', '')}")
+    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+            f"<script>{PLOTLY_JS.read_text(encoding='utf-8')}</script></head><body>"
             + "".join(parts) + "</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

@@ -314,6 +314,10 @@ def test_proposal_api_query_count_does_not_grow(client, blind, django_assert_max
 
 
 def test_assignment_notification_is_blind(blind):
+    scenario, proposal = blind
+    to_reviewer = [m for m in mail.outbox if scenario.reviewers[0].email in m.to]
+    assert to_reviewer, "the assigned reviewer is notified"
+    assert any(proposal.title in m.body + m.subject or str(proposal.pk) in m.body for m in to_reviewer)
     _no_secret("\n".join(m.body + m.subject for m in mail.outbox))
 
 

@@ -133,11 +133,20 @@ def test_detail_draws_the_timeline_under_a_relaxed_style_csp_only(client, person
     assert "'unsafe-inline'" not in strict
 
 
-def test_vendored_plotly_is_present():
+def test_vendored_plotly_is_present_and_points_nowhere_off_the_machine():
+    import re
+
     from django.conf import settings
 
-    path = settings.WEB_DIR / "static" / "tremplin" / "vendor" / "plotly.min.js"
-    assert path.stat().st_size > 1_000_000 and b"plotly.js v" in path.read_bytes()[:200]
+    static = settings.WEB_DIR / "static" / "tremplin"
+    js = (static / "vendor" / "plotly.min.js").read_text(encoding="utf-8")
+    assert len(js) > 1_000_000 and re.search(r"plotly\.js \(basic - minified\) v\d+\.\d+", js[:200])
+    # the basic bundle, with the two default URLs neutralised by scripts/vendor_static.py
+    assert 'dflt:"topojson/"' in js and 'plotlyServerURL:{valType:"string",dflt:""}' in js
+    for asset in static.rglob("*"):
+        if asset.suffix in (".js", ".css", ".html", ".svg"):
+            text = asset.read_text(encoding="utf-8", errors="replace")
+            assert not re.search(r"(?i)(https?:)?//[^\s\"'()]*(cdn|fonts\.googleapis|tiles)", text), asset.name
 
 
 def test_exports(client, personas, rich):
