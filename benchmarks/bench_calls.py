@@ -12,8 +12,10 @@ Set TREMPLIN_DATA_DIR to a kept directory to reuse the generated database betwee
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -22,7 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
-os.environ.setdefault("TREMPLIN_DATA_DIR", tempfile.mkdtemp(prefix="tremplin-bench-calls-"))
+if "TREMPLIN_DATA_DIR" not in os.environ:  # a throw-away database, removed when the bench ends
+    os.environ["TREMPLIN_DATA_DIR"] = tempfile.mkdtemp(prefix="tremplin-bench-calls-")
+    atexit.register(shutil.rmtree, os.environ["TREMPLIN_DATA_DIR"], ignore_errors=True)
 os.environ.setdefault("TREMPLIN_TESTING", "1")
 os.environ["DJANGO_SETTINGS_MODULE"] = "tremplin.web.settings"
 
