@@ -4,7 +4,8 @@ Defaults are safe for production (DEBUG off, secure cookies, HSTS); `make demo` 
 Variables: DEBUG, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, TREMPLIN_DATA_DIR, EMAIL_URL-style
 settings (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
 DEFAULT_FROM_EMAIL), Q_TIMEOUT / Q_RETRY (background jobs), SESSION_IDLE_MINUTES,
-SESSION_ABSOLUTE_HOURS, CSRF_TRUSTED_ORIGINS, SECURE_SSL_REDIRECT.
+SESSION_ABSOLUTE_HOURS, CSRF_TRUSTED_ORIGINS, SECURE_SSL_REDIRECT, SOURCE_CODE_URL (where the footer's
+"source code" link points; default: the running code as a zip archive served by the platform itself).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ PRIVATE_MEDIA_DIR = DATA_DIR / "private"  # uploads: outside the web root, serve
 DATASETS_DIR = DATA_DIR / "datasets"
 
 DEBUG = env_bool("DEBUG", False)
+# AGPL section 13: users interacting over the network are offered the source of the running version.
+SOURCE_CODE_URL = os.environ.get("SOURCE_CODE_URL", "")
 TESTING = env_bool("TREMPLIN_TESTING", False)
 
 

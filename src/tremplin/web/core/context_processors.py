@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from tremplin.web.core.navigation import items_for
@@ -7,8 +8,9 @@ from tremplin.web.core.navigation import items_for
 
 def navigation(request) -> dict:
     user = getattr(request, "user", None)
+    source = {"source_code_url": settings.SOURCE_CODE_URL or reverse("core:source")}
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_items": [], **source}
     items = []
     for item in items_for(user):
         try:
@@ -20,4 +22,4 @@ def navigation(request) -> dict:
     matching = [i for i in items if request.path.startswith(i["url"]) and i["url"] != "/"]
     if matching:
         max(matching, key=lambda i: len(i["url"]))["active"] = True
-    return {"nav_items": items, "user_roles": sorted(user.roles)}
+    return {"nav_items": items, "user_roles": sorted(user.roles), **source}

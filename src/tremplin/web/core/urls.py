@@ -8,4 +8,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("tableau-de-bord/", views.dashboard, name="dashboard"),
     path("audit/", views.audit_log, name="audit-log"),
+    path("code-source.zip", views.source_archive, name="source"),
 ]

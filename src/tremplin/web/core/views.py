@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import Organisation, Role, Territory
+from tremplin.web.core import source
 from tremplin.web.core.access import LOGGED_IN, PUBLIC, Expect, only_roles, view_access
 from tremplin.web.core.models import AuditAction, AuditLog
 
@@ -29,6 +30,14 @@ def home(request):
 @view_access(None, expect=PUBLIC, public=True)
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+@view_access(None, expect=PUBLIC, public=True)
+def source_archive(request):
+    """The running code as a zip (AGPL-3.0 section 13: network users are offered the Corresponding Source)."""
+    response = HttpResponse(source.archive(), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{source.archive_name()}"'
+    return response
 
 
 ROLE_PANELS = {
