@@ -162,6 +162,17 @@ def test_staggered_its_pools_cohorts_like_statsmodels_meta_analysis() -> None:
     assert d["method"] == "its" and d["n_periods"] == 72 and d["n_units"] == 4
 
 
+def test_staggered_its_figure_names_what_it_shows() -> None:
+    """Texts are English; layout and trace `meta` say what is drawn so an interface can relabel it."""
+    res = interrupted_time_series(its_panel(seed=1), **COMMON, seasonality="dummies")
+    fig = res.plot()
+    assert fig.layout.meta["figure"] == "its_by_cohort" and fig.layout.meta["outcome"] == COMMON["outcome"]
+    starts = [str(c.times[c.t0]) for c in res.cohorts]
+    assert [(t.meta["role"], t.meta["start"]) for t in fig.data] == [
+        (role, s) for s in starts for role in ("observed", "counterfactual")]
+    assert [t.name for t in fig.data][:2] == [f"observed, start {starts[0]}", f"counterfactual, start {starts[0]}"]
+
+
 def test_staggered_its_recovers_planted_level_and_slope_without_noise() -> None:
     res = interrupted_time_series(its_panel(seed=2, noise=0.0) .assign(y=lambda x: x["y"]), **COMMON,
                                   seasonality="fourier", fourier_order=1)

@@ -75,3 +75,71 @@ def test_results_pages_for_synth_and_its(client, evaluator, synth_run, its_run):
     client.logout()
     public = client.get(reverse("evaluations:published-run", args=[synth_run.pk])).content.decode()
     assert headline_sentence(synth_run.result["headline"], synth_run.result["outcome"]) in public
+
+
+def _effect_figure(client, run, language: str) -> dict:
+    import json
+    import re
+
+    html = client.get(reverse("evaluations:run-detail", args=[run.pk]), HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    found = re.search(r'<script id="effect-figure" type="application/json">(.*?)</script>', html, re.S)
+    assert found, "no effect figure on the page"
+    return json.loads(found.group(1))
+
+
+def test_effect_figures_speak_the_page_language(client, evaluator, run, synth_run, its_run):
+    """The engine draws in English; the page relabels title, axes and legend in French or English."""
+    client.force_login(evaluator)
+    expected = {
+        run.pk: ("Étude d'événement : hospitalisations évitables", "Event study: potentially avoidable hospitalisations",
+                 {"Bande uniforme à 95 %", "Effet (intervalle ponctuel à 95 %)"},
+                 {"Uniform 95% band", "Effect (pointwise 95% interval)"}),
+        synth_run.pk: ("Écart moyen sur hospitalisations évitables", "Average gap in potentially avoidable hospitalisations",
+                       {"Écart moyen"}, {"Average gap"}),
+        its_run.pk: ("Série temporelle interrompue : hospitalisations évitables",
+                     "Interrupted time series: potentially avoidable hospitalisations",
+                     {"observé", "ajusté", "contrefactuel"}, {"observed", "fitted", "counterfactual"}),
+    }
+    for r in (run, synth_run, its_run):
+        fr_title, en_title, fr_names, en_names = expected[r.pk]
+        for language, title, names in (("fr", fr_title, fr_names), ("en", en_title, en_names)):
+            figure = _effect_figure(client, r, language)
+            assert figure["layout"]["title"]["text"].startswith(title), (language, figure["layout"]["title"])
+            legend = {t.get("name") or "" for t in figure["data"]}
+            for name in names:
+                assert any(n.startswith(name) for n in legend), (language, name, legend)
+            # nothing left in the engine's English on the French page
+            if language == "fr":
+                assert not any(word in str(figure["layout"]["xaxis"]["title"]) for word in ("period", "Period"))
+
+
+def test_bacon_figure_and_old_figures() -> None:
+    from types import SimpleNamespace
+
+    from django.utils import translation
+
+    from tremplin.engine.estimators.bacon import BaconComponent
+    from tremplin.engine.estimators.plots import bacon_plot
+    from tremplin.web.evaluations.analysis import _figure_json
+    from tremplin.web.evaluations.presentation import localise_figure
+
+    bacon = SimpleNamespace(twfe_estimate=-0.5, components=[
+        BaconComponent("treated vs never treated", 3, "never", -0.4, 0.6),
+        BaconComponent("later vs earlier treated", 5, 3, -0.7, 0.4)])
+    figure = _figure_json(bacon_plot(bacon))
+    with translation.override("fr"):
+        fr = localise_figure(figure, "dépenses par habitant")
+    assert fr["layout"]["title"]["text"] == "Décomposition de Goodman-Bacon de l'estimation TWFE"
+    assert fr["layout"]["xaxis"]["title"]["text"] == "Poids"
+    assert [t["name"] for t in fr["data"]] == ["traités plus tard contre traités plus tôt (déjà traités)",
+                                              "traités contre jamais traités"]
+    assert fr["data"][0]["x"] == figure["data"][0]["x"]  # the numbers are untouched
+    with translation.override("en"):
+        en = localise_figure(figure, "cost per capita")
+    assert [t["name"] for t in en["data"]] == ["later vs earlier treated (already treated)",
+                                              "treated vs never treated"]
+    assert en["layout"]["title"]["text"] == "Goodman-Bacon decomposition of the TWFE estimate"
+    # a figure stored before figures carried their meta is shown as it was
+    old = {"data": [{"name": "observed"}], "layout": {"title": {"text": "Interrupted time series: x"}}}
+    assert localise_figure(old, "x") is old
+    assert localise_figure(None, "x") is None

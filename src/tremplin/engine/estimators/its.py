@@ -273,14 +273,14 @@ class ITSResult:
         x = [_py(t) for t in self.times]
         post = np.arange(self.times.size) >= self.t0
         fig = go.Figure()
-        fig.add_trace(go.Scatter(x=x, y=self.series, mode="markers", name="observed"))
-        fig.add_trace(go.Scatter(x=x, y=self.fit.fitted, mode="lines", name="fitted"))
+        fig.add_trace(go.Scatter(x=x, y=self.series, mode="markers", name="observed", meta={"role": "observed"}))
+        fig.add_trace(go.Scatter(x=x, y=self.fit.fitted, mode="lines", name="fitted", meta={"role": "fitted"}))
         xs = [xx for xx, p in zip(x, post, strict=True) if p]
         fig.add_trace(go.Scatter(x=xs, y=self.fit.counterfactual[post], mode="lines",
-                                 line={"dash": "dash"}, name="counterfactual"))
+                                 line={"dash": "dash"}, name="counterfactual", meta={"role": "counterfactual"}))
         fig.add_vline(x=x[self.t0], line_dash="dot")
         fig.update_layout(title=f"Interrupted time series: {self.outcome}", xaxis_title=self.time,
-                          yaxis_title=self.outcome)
+                          yaxis_title=self.outcome, meta={"figure": "its", "outcome": self.outcome, "time": self.time})
         return fig
 
     plot_fit = plot
@@ -430,12 +430,14 @@ class StaggeredITSResult:
             post = np.arange(c.times.size) >= c.t0
             label = str(_py(c.times[c.t0]))
             fig.add_trace(go.Scatter(x=x, y=c.series, mode="markers", name=f"observed, start {label}",
-                                     marker={"size": 4}))
+                                     marker={"size": 4}, meta={"role": "observed", "start": label}))
             xs = [xx for xx, p in zip(x, post, strict=True) if p]
             fig.add_trace(go.Scatter(x=xs, y=c.fit.counterfactual[post], mode="lines", line={"dash": "dash"},
-                                     name=f"counterfactual, start {label}"))
+                                     name=f"counterfactual, start {label}",
+                                     meta={"role": "counterfactual", "start": label}))
         fig.update_layout(title=f"Interrupted time series by cohort: {self.outcome}", xaxis_title=self.time,
-                          yaxis_title=self.outcome)
+                          yaxis_title=self.outcome,
+                          meta={"figure": "its_by_cohort", "outcome": self.outcome, "time": self.time})
         return fig
 
     plot_fit = plot

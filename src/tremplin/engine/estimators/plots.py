@@ -1,6 +1,8 @@
 """Plotly figures for DiD-family results (event study with bands, group-time effects, Bacon scatter).
 
-Figures are returned, never shown or written: the web app embeds them, the CLI can save them.
+Figures are returned, never shown or written: the web app embeds them, the CLI can save them. Texts are in
+English; each figure's ``layout.meta`` and each trace's ``meta`` name what they show (``figure``, ``role``
+and their parameters) so that an interface can relabel them in its own language.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def event_study_plot(effects: Sequence, *, outcome: str, uniform: bool = True, a
                     line={"width": 0},
                     hoverinfo="skip",
                     name=f"Uniform {level}% band",
+                    meta={"role": "uniform_band", "level": level},
                 )
             )
     colors = ["#7f7f7f" if v < 0 else "#1f77b4" for v in e]
@@ -50,6 +53,7 @@ def event_study_plot(effects: Sequence, *, outcome: str, uniform: bool = True, a
             marker={"color": colors, "size": 8},
             error_y={"type": "data", "symmetric": False, "array": hi - est, "arrayminus": est - lo},
             name=f"ATT (pointwise {level}% CI)",
+            meta={"role": "att", "level": level},
         )
     )
     fig.add_hline(y=0, line={"color": "black", "width": 1})
@@ -59,6 +63,7 @@ def event_study_plot(effects: Sequence, *, outcome: str, uniform: bool = True, a
         xaxis_title="Periods relative to treatment",
         yaxis_title=f"Effect on {outcome}",
         template="plotly_white",
+        meta={"figure": "event_study", "outcome": outcome},
     )
     return fig
 
@@ -98,12 +103,13 @@ def bacon_plot(bacon) -> go.Figure:
                 y=[c.estimate for c in comps],
                 mode="markers",
                 name=kind,
+                meta={"role": kind},
                 text=[f"treated {c.treated} vs control {c.control}" for c in comps],
             )
         )
     fig.add_hline(y=bacon.twfe_estimate, line={"dash": "dash"}, annotation_text="TWFE")
     fig.update_layout(
         title="Goodman-Bacon decomposition", xaxis_title="Weight", yaxis_title="2x2 DiD estimate",
-        template="plotly_white",
+        template="plotly_white", meta={"figure": "bacon"},
     )
     return fig

@@ -809,11 +809,12 @@ class SynthResult:
                     name=str(_py(self.donors[i])), showlegend=False, hoverinfo="name",
                 ))
         fig.add_trace(go.Scatter(x=x, y=self.fit.gap, mode="lines", line={"color": "black", "width": 3},
-                                 name=str(self.treated_unit)))
+                                 name=str(self.treated_unit), meta={"role": "treated_gap"}))
         fig.add_hline(y=0, line_dash="dot")
         fig.add_vline(x=_py(self.treatment_start), line_dash="dash")
         fig.update_layout(title=f"Gap in {self.outcome}: treated minus synthetic (placebos in grey)",
-                          xaxis_title=self.time, yaxis_title="gap")
+                          xaxis_title=self.time, yaxis_title="gap",
+                          meta={"figure": "synth_gaps", "outcome": self.outcome, "time": self.time})
         return fig
 
     def plot_paths(self):

@@ -274,11 +274,12 @@ class StaggeredSynthResult:
                 fig.add_trace(go.Scatter(x=x, y=row, mode="lines", line={"color": "lightgrey", "width": 1},
                                          showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=x, y=self.event_gap, mode="lines+markers", line={"color": "black", "width": 3},
-                                 name="average gap"))
+                                 name="average gap", meta={"role": "average_gap"}))
         fig.add_hline(y=0, line_dash="dot")
         fig.add_vline(x=-0.5, line_dash="dash")
         fig.update_layout(title=f"Average gap in {self.outcome}: treated minus synthetic (placebo averages in grey)",
-                          xaxis_title="periods since start", yaxis_title="gap")
+                          xaxis_title="periods since start", yaxis_title="gap",
+                          meta={"figure": "synth_average_gaps", "outcome": self.outcome})
         return fig
 
     def plot_paths(self):

@@ -88,6 +88,65 @@ def warnings_for(diagnostics: dict | None, estimator: str | None = None) -> list
     return out
 
 
+def _figure_texts(kind: str, outcome: str) -> dict | None:
+    """Title and axis titles of an engine figure (``layout.meta.figure``) in the active language."""
+    values = {"outcome": outcome}
+    texts = {
+        "event_study": (_("Étude d'événement : %(outcome)s"), _("Périodes depuis le début de l'intervention"),
+                        _("Effet sur %(outcome)s")),
+        "bacon": (_("Décomposition de Goodman-Bacon de l'estimation TWFE"), _("Poids"), _("Estimation DiD 2×2")),
+        "synth_average_gaps": (_("Écart moyen sur %(outcome)s : territoires expérimentateurs moins leur contrôle "
+                                 "synthétique (placebos en gris)"), _("Périodes depuis le début de l'intervention"),
+                               _("Écart")),
+        "synth_gaps": (_("Écart sur %(outcome)s : territoire expérimentateur moins son contrôle synthétique "
+                         "(placebos en gris)"), _("Période"), _("Écart")),
+        "its": (_("Série temporelle interrompue : %(outcome)s"), _("Période"), "%(outcome)s"),
+        "its_by_cohort": (_("Séries temporelles interrompues, par date de début : %(outcome)s"), _("Période"),
+                          "%(outcome)s"),
+    }.get(kind)
+    return None if texts is None else dict(zip(("title", "x", "y"), (t % values for t in texts), strict=True))
+
+
+def _trace_name(meta: dict) -> str | None:
+    """A trace's legend name (``trace.meta.role`` and its parameters) in the active language."""
+    role, level, start = meta.get("role"), meta.get("level"), meta.get("start")
+    names = {
+        "uniform_band": _("Bande uniforme à %(level)s %%"),
+        "att": _("Effet (intervalle ponctuel à %(level)s %%)"),
+        "treated vs never treated": _("traités contre jamais traités"),
+        "earlier vs later treated": _("traités plus tôt contre traités plus tard (pas encore traités)"),
+        "later vs earlier treated": _("traités plus tard contre traités plus tôt (déjà traités)"),
+        "average_gap": _("Écart moyen"),
+        "fitted": _("ajusté"),
+        "observed": _("observé, début %(start)s") if start else _("observé"),
+        "counterfactual": _("contrefactuel, début %(start)s") if start else _("contrefactuel"),
+    }
+    name = names.get(role)
+    return None if name is None else name % {"level": level, "start": start}
+
+
+def localise_figure(figure: dict | None, outcome: str) -> dict | None:
+    """The engine's figure (English texts) relabelled in the active language for display.
+
+    Engine figures name what they show in ``layout.meta`` and each trace's ``meta``; figures stored before
+    those names existed are returned unchanged.
+    """
+    meta = ((figure or {}).get("layout") or {}).get("meta")
+    texts = _figure_texts(meta.get("figure"), outcome) if isinstance(meta, dict) else None
+    if texts is None:
+        return figure
+    layout = dict(figure["layout"])
+    layout["title"] = {**(layout.get("title") or {}), "text": texts["title"]}
+    for axis, text in (("xaxis", texts["x"]), ("yaxis", texts["y"])):
+        layout[axis] = {**(layout.get(axis) or {}), "title": {**((layout.get(axis) or {}).get("title") or {}),
+                                                               "text": text}}
+    data = []
+    for trace in figure.get("data") or []:
+        name = _trace_name(trace["meta"]) if isinstance(trace.get("meta"), dict) else None
+        data.append({**trace, "name": name} if name is not None else trace)
+    return {**figure, "layout": layout, "data": data}
+
+
 def result_context(result: dict) -> dict:
     headline = result.get("headline") or {}
     figures = result.get("figures") or {}
@@ -99,7 +158,7 @@ def result_context(result: dict) -> dict:
         "outcome_label": outcome_label(result.get("outcome")),
         "diagnostics": result.get("diagnostics") or {},
         "warnings": warnings_for(result.get("diagnostics"), result.get("estimator")),
-        "effect_figure": figures.get("effect"),
+        "effect_figure": localise_figure(figures.get("effect"), outcome_label(result.get("outcome"))),
         "effect_kind": figures.get("effect_kind", "event_study"),
         "trends_figure": figures.get("trends"),
         "event_study": result.get("event_study") or [],
