@@ -8,12 +8,16 @@
 Every peer computes the same "comparable panel" (territory x month: persons at risk, inpatient,
 emergency, potentially avoidable and outpatient counts, cost) from the same Parquet files, in its
 own subprocess; peak RSS is the process tree's resident memory sampled with psutil. Results are
-cross-checked (same totals) before times are printed, with ratios to Tremplin's path.
+cross-checked (same totals) before times are printed, with ratios to Tremplin's path. Tremplin's panel
+also carries rates, covariates (female share, mean age), period dates and cohorts, in order: a second
+hand-written DuckDB query produces exactly that output, to show what the Ibis compilation itself costs.
+    BENCH_REPEATS=N ...                         # warm rounds per engine (default 5, best kept)
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import subprocess
@@ -62,6 +66,7 @@ def _avoidable_rules():
     return rules
 
 
+@functools.cache  # once per process, as Tremplin keeps the window per version of the files
 def _window(data: Path):
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -153,6 +158,71 @@ def _hand_sql(data: Path) -> str:
     """.replace("{T}", str((end.year - start.year) * 12 + end.month - start.month + 1))
 
 
+def _hand_sql_full(data: Path) -> str:
+    """The best query we could write by hand for Tremplin's exact output: the same columns (rates per 1,000 or per
+    capita, female share, mean age, period start, cohort), observation periods clipped to the window, ordered
+    rows. The reduced query above leaves those out; this one measures what the Ibis compilation itself costs."""
+    import datetime as dt
+
+    start, end = _window(data)
+    truth = json.loads((data / "truth.json").read_text("utf-8"))
+    cohorts = ", ".join(
+        f"({i['territory_id']}, {(d.year - start.year) * 12 + d.month - start.month + 1})"
+        for i in truth.get("interventions", [])
+        for d in [dt.date.fromisoformat(i["start_date"])]
+    ) or "(NULL, NULL)"
+    reduced = _hand_sql(data)
+    avoidable = reduced[reduced.index("count(*) FILTER (WHERE CASE"):reduced.index(" AS avoidable,")]
+    month = f"((year(d) - {start.year}) * 12 + month(d) - {start.month} + 1)"
+    t_count = (end.year - start.year) * 12 + end.month - start.month + 1
+    return f"""
+    WITH p AS (SELECT person_id, territory_id AS unit_id, birth_year, (sex = 'F')::INT AS female
+               FROM '{data}/persons.parquet'),
+    ev AS (
+      SELECT p.unit_id, {month.replace("d)", "e.event_date)")} AS period,
+             e.setting, e.icd10, e.cost_eur, year(e.event_date) - p.birth_year AS age
+      FROM '{data}/care_events.parquet' e JOIN p USING (person_id)
+      WHERE e.event_date BETWEEN DATE '{start}' AND DATE '{end}'),
+    agg AS (
+      SELECT unit_id, period,
+             count(*) FILTER (WHERE setting = 'inpatient') AS inpatient,
+             count(*) FILTER (WHERE setting = 'emergency') AS emergency,
+             {avoidable} AS avoidable,
+             count(*) FILTER (WHERE setting = 'outpatient') AS outpatient,
+             sum(coalesce(cost_eur, 0)) AS cost
+      FROM ev GROUP BY ALL),
+    op AS (
+      SELECT p.unit_id, p.female, p.birth_year, greatest(o.start, DATE '{start}') AS s, least(o."end", DATE '{end}') AS e
+      FROM '{data}/observation_periods.parquet' o JOIN p USING (person_id)),
+    op2 AS (SELECT unit_id, female, birth_year, {month.replace("d)", "s)")} AS p0, {month.replace("d)", "e)")} AS p1
+            FROM op WHERE s <= e),
+    d AS (SELECT unit_id, period, sum(dc) AS dc, sum(df) AS df, sum(db) AS db FROM (
+            SELECT unit_id, p0 AS period, 1 AS dc, female AS df, birth_year AS db FROM op2
+            UNION ALL SELECT unit_id, p1 + 1, -1, -female, -birth_year FROM op2) GROUP BY ALL),
+    steps AS (
+      SELECT unit_id, period, sum(dc) OVER w AS dc, sum(df) OVER w AS df, sum(db) OVER w AS db,
+             lead(period, 1, {t_count + 2}) OVER (PARTITION BY unit_id ORDER BY period) AS next_period
+      FROM d WINDOW w AS (PARTITION BY unit_id ORDER BY period ROWS UNBOUNDED PRECEDING)),
+    grid AS (SELECT unit_id, r.period, DATE '{start}' + to_months(r.period - 1) AS period_start
+             FROM (SELECT DISTINCT unit_id FROM p) CROSS JOIN range(1, {t_count} + 1) r(period)),
+    risk AS (SELECT g.unit_id, g.period, g.period_start, coalesce(s.dc, 0)::BIGINT AS n, coalesce(s.df, 0) AS females,
+                    coalesce(s.db, 0) AS birth_years
+             FROM grid g LEFT JOIN steps s ON s.unit_id = g.unit_id AND s.period <= g.period AND g.period < s.next_period),
+    cohorts(unit_id, cohort) AS (VALUES {cohorts})
+    SELECT r.unit_id, r.period, r.period_start::DATE AS period_start, r.n AS persons_at_risk,
+      CASE WHEN r.n > 0 THEN coalesce(a.inpatient, 0) * 1000.0 / r.n END AS hospitalisation_rate,
+      CASE WHEN r.n > 0 THEN coalesce(a.emergency, 0) * 1000.0 / r.n END AS emergency_visit_rate,
+      CASE WHEN r.n > 0 THEN coalesce(a.avoidable, 0) * 1000.0 / r.n END AS avoidable_hospitalisations,
+      CASE WHEN r.n > 0 THEN coalesce(a.cost, 0) / r.n END AS cost_per_capita,
+      CASE WHEN r.n > 0 THEN coalesce(a.outpatient, 0) / r.n END AS outpatient_visits_per_capita,
+      CASE WHEN r.n > 0 THEN r.females / r.n END AS share_female,
+      CASE WHEN r.n > 0 THEN year(r.period_start) - r.birth_years / r.n END AS mean_age,
+      coalesce(c.cohort, 0) AS cohort
+    FROM risk r LEFT JOIN agg a USING (unit_id, period) LEFT JOIN cohorts c USING (unit_id)
+    ORDER BY r.unit_id, r.period
+    """
+
+
 _DUCKDB: dict = {}
 
 
@@ -164,6 +234,15 @@ def worker_duckdb_sql(data: Path) -> dict:
         _DUCKDB["con"].sql("SET perfect_ht_threshold = 24")  # tuned like Tremplin's connection
     df = _DUCKDB["con"].sql(_hand_sql(data)).df()
     return _totals(df)
+
+
+def worker_duckdb_sql_full(data: Path) -> dict:
+    import duckdb
+
+    if "con" not in _DUCKDB:
+        _DUCKDB["con"] = duckdb.connect()
+        _DUCKDB["con"].sql("SET perfect_ht_threshold = 24")
+    return _totals_from_rates(_DUCKDB["con"].sql(_hand_sql_full(data)).df())
 
 
 def _totals(df) -> dict:
@@ -284,6 +363,7 @@ PRE_IMPORTS = {
     "tremplin_duckdb": ("tremplin.engine.panel", "ibis.backends.duckdb", "pandas"),
     "tremplin_spark": ("tremplin.engine.panel", "ibis.backends.pyspark", "pandas", "pyspark.sql"),
     "duckdb_sql": ("duckdb", "pandas", "pyarrow.parquet", "tremplin.engine.codelists"),
+    "duckdb_sql_full": ("duckdb", "pandas", "pyarrow.parquet", "tremplin.engine.codelists"),
     "polars": ("polars", "pandas", "pyarrow.parquet", "tremplin.engine.codelists"),
     "pandas": ("pandas", "numpy", "pyarrow.parquet", "tremplin.engine.codelists"),
     "pyarrow_floor": ("pyarrow.parquet",),
@@ -292,6 +372,7 @@ PRE_IMPORTS = {
 WORKERS = {
     "Tremplin (Ibis on DuckDB)": "tremplin_duckdb",
     "DuckDB hand-written SQL": "duckdb_sql",
+    "DuckDB hand-written, same output": "duckdb_sql_full",
     "Polars lazy": "polars",
     "pandas": "pandas",
     "PyArrow decode floor": "pyarrow_floor",
@@ -382,7 +463,7 @@ def main() -> None:
             if name == "pandas" and size > 10_000_000 and os.environ.get("BENCH_PANDAS_LARGE") != "1":
                 continue  # pandas needs ~9 GB at 100 M events; opt in with BENCH_PANDAS_LARGE=1
             names[label] = name
-        rows = measure(names, data, int(os.environ.get("BENCH_REPEATS", "3")))
+        rows = measure(names, data, int(os.environ.get("BENCH_REPEATS", "5")))
         skip = ("seconds", "cold_seconds", "peak_rss_mb")
         totals = {
             label: {k: v for k, v in r.items() if not k.startswith("_") and k not in skip}
@@ -413,7 +494,10 @@ def main() -> None:
             print(f"  pandas / Tremplin            = {by['pandas'] / base:5.1f}x   (goal >= 10x)")
         print(f"  Polars lazy / Tremplin       = {by['Polars lazy'] / base:5.1f}x   (goal >= 2x)")
         print(f"  Tremplin / PyArrow floor     = {base / by['PyArrow decode floor']:5.1f}x   (goal <= 2.5x)")
-        print(f"  Tremplin / hand-written SQL  = {base / by['DuckDB hand-written SQL']:5.2f}x   (goal <= 1.2x)")
+        print(f"  Tremplin / hand-written SQL  = {base / by['DuckDB hand-written SQL']:5.2f}x   (goal <= 1.2x; that query "
+              "computes counts only: no rates, covariates, period dates, cohorts or ordering)")
+        print(f"  Tremplin / hand-written SQL, same output = {base / by['DuckDB hand-written, same output']:5.2f}x   "
+              "(what the Ibis compilation itself costs)")
         print(f"  Tremplin peak RSS            = {dict(rows)['Tremplin (Ibis on DuckDB)']['peak_rss_mb']:.0f} MB")
         if "Tremplin (Ibis on Spark local)" in by:
             print(

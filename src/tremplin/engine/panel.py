@@ -489,6 +489,7 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
     raw = _duckdb_connection()
     sources: dict[str, str] = _LOCAL.sources
     try:
+        signature = []
         for name in SCHEMAS:
             found = find_table(pq_dir, name)
             if found is None or found.format != "parquet":
@@ -497,19 +498,26 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
             if sources.get(name) != glob:  # a view reads its files at every query: recreate only on a new path
                 raw.read_parquet(glob).create_view(f"tremplin_{name}", replace=True)
                 sources[name] = glob
+            signature.append(_files_signature(found.path))
+        # The observation window and the input column types, read once per version of the files (same
+        # paths, inodes, sizes and times): two catalogue queries saved on every later build.
+        facts = _LOCAL.facts.get(tuple(signature))
+        if facts is None:
+            window = raw.sql('SELECT min("start"), max("end") FROM tremplin_observation_periods').fetchall()[0]
+            columns = raw.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE list_contains($1, table_name) ORDER BY ALL", [[f"tremplin_{name}" for name in SCHEMAS]]
+            ).fetchall()
+            facts = (window, tuple(columns))
+            _LOCAL.facts = {tuple(signature): facts}  # the latest files only
+        (lo, hi), columns = facts
         if start is None or end is None:
-            lo, hi = raw.sql('SELECT min("start"), max("end") FROM tremplin_observation_periods').fetchall()[0]
             if lo is None:
                 raise EngineInputError("observation_periods is empty: no population at risk, no panel.")
             start, end = start or lo, end or hi
         grid = period_grid(period, start, end)
         raw.register("tremplin_periods", periods_arrow(grid))
         raw.register("tremplin_cohorts", cohorts_arrow(_cohorts(data_dir, interventions, unit, grid)))
-        inputs = [f"tremplin_{name}" for name in (*SCHEMAS, "periods", "cohorts")]
-        columns = raw.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE list_contains($1, table_name) ORDER BY ALL", [inputs]
-        ).fetchall()
         key = (grid.kind, grid.start, grid.end, unit, tuple(o.name for o in outcomes), tuple(columns))
         sql = _COMPILED.get(key)
         if sql is None:
@@ -529,6 +537,7 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
         return raw.sql(f"SELECT * FROM {view}").to_arrow_table(), grid  # noqa: S608 - hex view name
     except Exception:
         sources.clear()  # rebuild every view next time
+        _LOCAL.facts = {}
         for name in SCHEMAS:
             raw.sql(f"DROP VIEW IF EXISTS tremplin_{name}")
         raise
@@ -539,6 +548,12 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
 
 
 _LOCAL = threading.local()
+
+
+def _files_signature(path: Path) -> tuple:
+    """Paths, inodes, sizes and change times (ns) of a table's Parquet file or directory of parts."""
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    return tuple((str(f), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for f in files for st in (f.stat(),))
 
 
 def _duckdb_connection():
@@ -555,6 +570,7 @@ def _duckdb_connection():
         _LOCAL.duckdb = raw
         _LOCAL.sources = {}  # table name -> Parquet path or glob its view reads
         _LOCAL.views = set()  # compiled panel queries kept as views
+        _LOCAL.facts = {}  # files signature -> (observation window, input column types)
     return raw
 
 
