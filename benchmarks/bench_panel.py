@@ -114,39 +114,44 @@ def _totals_from_rates(t) -> dict:
     }
 
 
-def _hand_sql(data: Path) -> str:
-    start, end = _window(data)
+def _events_sql(data: Path, start, end) -> str:
+    """The hand-written events part (CTEs `ev` and `agg`, over a CTE `p` of persons with unit_id and birth_year):
+    the avoidable-code test nested in a CASE (evaluated only on inpatient rows) and FILTER aggregates."""
     clauses = []
     for (lo, hi), by_len in _avoidable_rules().items():
         ors = " OR ".join(
-            f"substr(e.icd10, 1, {n}) IN ({', '.join(repr(c) for c in codes)})" for n, codes in by_len.items()
+            f"substr(icd10, 1, {n}) IN ({', '.join(repr(c) for c in codes)})" for n, codes in by_len.items()
         )
         clauses.append(f"(({ors}) AND age BETWEEN {lo} AND {hi})")
     avoidable = " OR ".join(clauses)
-    month = f"((year(d) - {start.year}) * 12 + month(d) - {start.month} + 1)"
-    # The best query we could write by hand: the avoidable-code test nested in a CASE (evaluated only on
-    # inpatient rows), FILTER aggregates, and the running count of persons at risk by a range join.
-    return f"""
-    WITH p AS (SELECT person_id, territory_id, birth_year FROM '{data}/persons.parquet'),
-    ev AS (
-      SELECT p.territory_id AS unit_id, {month.replace("d)", "e.event_date)")} AS period,
-             e.setting, e.icd10, e.cost_eur, year(e.event_date) - p.birth_year AS age
+    month = f"((year(e.event_date) - {start.year}) * 12 + month(e.event_date) - {start.month} + 1)"
+    return f"""ev AS (
+      SELECT p.unit_id, {month} AS period, e.setting, e.icd10, e.cost_eur, year(e.event_date) - p.birth_year AS age
       FROM '{data}/care_events.parquet' e JOIN p USING (person_id)
       WHERE e.event_date BETWEEN DATE '{start}' AND DATE '{end}'),
     agg AS (
       SELECT unit_id, period,
              count(*) FILTER (WHERE setting = 'inpatient') AS inpatient,
              count(*) FILTER (WHERE setting = 'emergency') AS emergency,
-             count(*) FILTER (WHERE CASE WHEN setting = 'inpatient' THEN ({avoidable.replace("e.icd10", "icd10")})
-                                    ELSE false END) AS avoidable,
+             count(*) FILTER (WHERE CASE WHEN setting = 'inpatient' THEN ({avoidable}) ELSE false END) AS avoidable,
              count(*) FILTER (WHERE setting = 'outpatient') AS outpatient,
              sum(coalesce(cost_eur, 0)) AS cost
-      FROM ev GROUP BY ALL),
+      FROM ev GROUP BY ALL),"""
+
+
+def _hand_sql(data: Path) -> str:
+    start, end = _window(data)
+    month = f"((year(d) - {start.year}) * 12 + month(d) - {start.month} + 1)"
+    # The best counts-only query we could write by hand: the events part above, and the running count of
+    # persons at risk by a range join.
+    return f"""
+    WITH p AS (SELECT person_id, territory_id AS unit_id, birth_year FROM '{data}/persons.parquet'),
+    {_events_sql(data, start, end)}
     op AS (
-      SELECT p.territory_id AS unit_id, {month.replace("d)", "o.start)")} AS p0, {month.replace("d)", 'o."end")')} AS p1
+      SELECT p.unit_id, {month.replace("d)", "o.start)")} AS p0, {month.replace("d)", 'o."end")')} AS p1
       FROM '{data}/observation_periods.parquet' o JOIN p USING (person_id)),
     d AS (SELECT unit_id, p0 AS period, 1 AS dc FROM op UNION ALL SELECT unit_id, p1 + 1, -1 FROM op),
-    grid AS (SELECT unit_id, period FROM (SELECT DISTINCT territory_id AS unit_id FROM p)
+    grid AS (SELECT unit_id, period FROM (SELECT DISTINCT unit_id FROM p)
              CROSS JOIN range(1, {{T}} + 1) r(period)),
     dd AS (SELECT unit_id, period, sum(dc) AS dc FROM d GROUP BY ALL),
     risk AS (SELECT g.unit_id, g.period, coalesce(sum(dd.dc), 0) AS persons_at_risk FROM grid g
@@ -171,26 +176,12 @@ def _hand_sql_full(data: Path) -> str:
         for i in truth.get("interventions", [])
         for d in [dt.date.fromisoformat(i["start_date"])]
     ) or "(NULL, NULL)"
-    reduced = _hand_sql(data)
-    avoidable = reduced[reduced.index("count(*) FILTER (WHERE CASE"):reduced.index(" AS avoidable,")]
     month = f"((year(d) - {start.year}) * 12 + month(d) - {start.month} + 1)"
     t_count = (end.year - start.year) * 12 + end.month - start.month + 1
     return f"""
-    WITH p AS (SELECT person_id, territory_id AS unit_id, birth_year, (sex = 'F')::INT AS female
+    WITH p AS (SELECT person_id, territory_id AS unit_id, birth_year, coalesce((sex = 'F')::INT, 0) AS female
                FROM '{data}/persons.parquet'),
-    ev AS (
-      SELECT p.unit_id, {month.replace("d)", "e.event_date)")} AS period,
-             e.setting, e.icd10, e.cost_eur, year(e.event_date) - p.birth_year AS age
-      FROM '{data}/care_events.parquet' e JOIN p USING (person_id)
-      WHERE e.event_date BETWEEN DATE '{start}' AND DATE '{end}'),
-    agg AS (
-      SELECT unit_id, period,
-             count(*) FILTER (WHERE setting = 'inpatient') AS inpatient,
-             count(*) FILTER (WHERE setting = 'emergency') AS emergency,
-             {avoidable} AS avoidable,
-             count(*) FILTER (WHERE setting = 'outpatient') AS outpatient,
-             sum(coalesce(cost_eur, 0)) AS cost
-      FROM ev GROUP BY ALL),
+    {_events_sql(data, start, end)}
     op AS (
       SELECT p.unit_id, p.female, p.birth_year, greatest(o.start, DATE '{start}') AS s, least(o."end", DATE '{end}') AS e
       FROM '{data}/observation_periods.parquet' o JOIN p USING (person_id)),
