@@ -279,7 +279,7 @@ class ITSResult:
         fig.add_trace(go.Scatter(x=xs, y=self.fit.counterfactual[post], mode="lines",
                                  line={"dash": "dash"}, name="counterfactual", meta={"role": "counterfactual"}))
         fig.add_vline(x=x[self.t0], line_dash="dot")
-        fig.update_layout(title=f"Interrupted time series: {self.outcome}", xaxis_title=self.time,
+        fig.update_layout(template="plotly_white", title=f"Interrupted time series: {self.outcome}", xaxis_title=self.time,
                           yaxis_title=self.outcome, meta={"figure": "its", "outcome": self.outcome, "time": self.time})
         return fig
 
@@ -435,7 +435,7 @@ class StaggeredITSResult:
             fig.add_trace(go.Scatter(x=xs, y=c.fit.counterfactual[post], mode="lines", line={"dash": "dash"},
                                      name=f"counterfactual, start {label}",
                                      meta={"role": "counterfactual", "start": label}))
-        fig.update_layout(title=f"Interrupted time series by cohort: {self.outcome}", xaxis_title=self.time,
+        fig.update_layout(template="plotly_white", title=f"Interrupted time series by cohort: {self.outcome}", xaxis_title=self.time,
                           yaxis_title=self.outcome,
                           meta={"figure": "its_by_cohort", "outcome": self.outcome, "time": self.time})
         return fig

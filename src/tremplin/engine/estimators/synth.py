@@ -880,7 +880,7 @@ class SynthResult:
                                  name=str(self.treated_unit), meta={"role": "treated_gap"}))
         fig.add_hline(y=0, line_dash="dot")
         fig.add_vline(x=_py(self.treatment_start), line_dash="dash")
-        fig.update_layout(title=f"Gap in {self.outcome}: treated minus synthetic (placebos in grey)",
+        fig.update_layout(template="plotly_white", title=f"Gap in {self.outcome}: treated minus synthetic (placebos in grey)",
                           xaxis_title=self.time, yaxis_title="gap",
                           meta={"figure": "synth_gaps", "outcome": self.outcome, "time": self.time})
         return fig
@@ -895,7 +895,7 @@ class SynthResult:
         fig.add_trace(go.Scatter(x=x, y=self.fit.synthetic, mode="lines", line={"dash": "dash"},
                                  name="synthetic"))
         fig.add_vline(x=_py(self.treatment_start), line_dash="dash")
-        fig.update_layout(title=f"{self.outcome}: treated vs synthetic", xaxis_title=self.time,
+        fig.update_layout(template="plotly_white", title=f"{self.outcome}: treated vs synthetic", xaxis_title=self.time,
                           yaxis_title=self.outcome)
         return fig
 

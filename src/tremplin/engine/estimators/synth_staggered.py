@@ -277,7 +277,7 @@ class StaggeredSynthResult:
                                  name="average gap", meta={"role": "average_gap"}))
         fig.add_hline(y=0, line_dash="dot")
         fig.add_vline(x=-0.5, line_dash="dash")
-        fig.update_layout(title=f"Average gap in {self.outcome}: treated minus synthetic (placebo averages in grey)",
+        fig.update_layout(template="plotly_white", title=f"Average gap in {self.outcome}: treated minus synthetic (placebo averages in grey)",
                           xaxis_title="periods since start", yaxis_title="gap",
                           meta={"figure": "synth_average_gaps", "outcome": self.outcome})
         return fig
@@ -292,7 +292,7 @@ class StaggeredSynthResult:
         fig.add_trace(go.Scatter(x=x, y=self.event_treated - self.event_gap, mode="lines", line={"dash": "dash"},
                                  name="synthetic (average)"))
         fig.add_vline(x=-0.5, line_dash="dash")
-        fig.update_layout(title=f"{self.outcome}: treated vs synthetic, in event time",
+        fig.update_layout(template="plotly_white", title=f"{self.outcome}: treated vs synthetic, in event time",
                           xaxis_title="periods since start", yaxis_title=self.outcome)
         return fig
 
