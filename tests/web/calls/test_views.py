@@ -28,7 +28,29 @@ from tremplin.web.calls.models import Assignment, Call, Proposal, Review
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.7\n%%EOF\n"
+def _pdf_naming_its_authors() -> bytes:
+    """A real PDF whose metadata names the applicant, as word processors write them: document information,
+    XMP metadata and a comment's author."""
+    from pypdf import PdfWriter
+    from pypdf.annotations import Text
+    from pypdf.generic import NameObject, StreamObject, TextStringObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    writer.add_metadata({"/Author": INNOVATOR_NAME, "/Creator": APPLICANT_NAME, "/Title": "Dossier Kelvin"})
+    xmp = StreamObject()
+    xmp.set_data(f"<x:xmpmeta><dc:creator>{INNOVATOR_NAME}</dc:creator></x:xmpmeta>".encode())
+    xmp.update({NameObject("/Type"): NameObject("/Metadata"), NameObject("/Subtype"): NameObject("/XML")})
+    writer.root_object[NameObject("/Metadata")] = writer._add_object(xmp)
+    comment = Text(rect=(10, 10, 50, 50), text="Voir l'annexe budgétaire")
+    comment[NameObject("/T")] = TextStringObject(INNOVATOR_NAME)
+    writer.add_annotation(page_number=0, annotation=comment)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+PDF = _pdf_naming_its_authors()
 SECRETS = (APPLICANT_NAME, PARTNER_NAME, INNOVATOR_NAME, ATTACHMENT_NAME, "dossier-kelvin")
 
 
@@ -67,7 +89,39 @@ def test_blind_review_leaks_no_applicant_identity_in_pages(client, blind):
     download = client.get(reverse("calls:attachment-download", args=[proposal.pk, attachment.pk]))
     assert download.status_code == 200
     assert ATTACHMENT_NAME not in download["Content-Disposition"]
-    assert b"".join(download.streaming_content) == PDF
+    served = b"".join(download.streaming_content)
+    from pypdf import PdfReader
+
+    original = PdfReader(io.BytesIO(PDF))
+    assert original.metadata["/Author"] == INNOVATOR_NAME and original.metadata["/Creator"] == APPLICANT_NAME
+    assert b"Candidate" in PDF and b"Kelvin" in PDF  # what a look at the raw bytes finds in the original
+    assert b"Candidate" not in served and b"Kelvin" not in served
+    copy = PdfReader(io.BytesIO(served))
+    assert copy.metadata is None and "/Metadata" not in copy.trailer["/Root"]
+    comment = copy.pages[0]["/Annots"][0].get_object()
+    assert comment["/Contents"] == "Voir l'annexe budgétaire" and "/T" not in comment  # content kept, author gone
+    # managers and the applicant get the file as uploaded
+    for user in (scenario.manager, scenario.innovator):
+        client.force_login(user)
+        original = client.get(reverse("calls:attachment-download", args=[proposal.pk, attachment.pk]))
+        assert b"".join(original.streaming_content) == PDF and ATTACHMENT_NAME in original["Content-Disposition"]
+
+
+def test_a_blind_reviewer_gets_no_pdf_that_cannot_be_anonymised(client, blind):
+    scenario, proposal = blind
+    set_phase(scenario.call, "open")
+    Proposal.objects.filter(pk=proposal.pk).update(status="draft")
+    proposal.refresh_from_db()
+    damaged = services.attachment_add(
+        proposal=proposal, user=scenario.innovator,
+        uploaded=SimpleUploadedFile("autre.pdf", b"%PDF-1.7\n%%EOF\n", content_type="application/pdf"))
+    Proposal.objects.filter(pk=proposal.pk).update(status="submitted")
+    set_phase(scenario.call, "review")
+    client.force_login(scenario.reviewers[0])
+    response = client.get(reverse("calls:attachment-download", args=[proposal.pk, damaged.pk]), follow=True)
+    assert response.redirect_chain[-1] == (reverse("calls:proposal-detail", args=[proposal.pk]), 302)
+    assert "n'a pas pu être anonymisée" in html.unescape(response.content.decode())
+    assert response["Content-Type"].startswith("text/html")
 
 
 def test_blind_review_leaks_nothing_in_the_api(client, blind):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tremplin.web.accounts.models import Sector, User
 from tremplin.web.calls import exports, selectors, services
+from tremplin.web.calls.anonymise import UnreadablePdf, pdf_without_identity
 from tremplin.web.calls.forms import (
     AssignmentCsvForm,
     AttachmentForm,
@@ -311,6 +314,16 @@ def attachment_download(request, pk: int, attachment_pk: int, obj: Attachment):
         handle = obj.file.open("rb")
     except FileNotFoundError as exc:
         raise Http404 from exc
+    if blind:  # a copy without the author's name in the PDF's metadata
+        with handle:
+            data = handle.read()
+        try:
+            handle = io.BytesIO(pdf_without_identity(data))
+        except UnreadablePdf:
+            messages.error(request, _("Cette pièce jointe n'a pas pu être anonymisée (PDF illisible ou protégé par "
+                                      "un mot de passe) : elle n'est pas transmise en évaluation à l'aveugle. "
+                                      "Le gestionnaire de l'appel peut en demander une version lisible."))
+            return redirect("calls:proposal-detail", pk=obj.proposal_id)
     response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
