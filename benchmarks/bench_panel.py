@@ -167,15 +167,13 @@ def _hand_sql_full(data: Path) -> str:
     """The best query we could write by hand for Tremplin's exact output: the same columns (rates per 1,000 or per
     capita, female share, mean age, period start, cohort), observation periods clipped to the window, ordered
     rows. The reduced query above leaves those out; this one measures what the Ibis compilation itself costs."""
-    import datetime as dt
+    from tremplin.engine.panel import cohorts_on_grid, period_grid, read_interventions
 
     start, end = _window(data)
-    truth = json.loads((data / "truth.json").read_text("utf-8"))
-    cohorts = ", ".join(
-        f"({i['territory_id']}, {(d.year - start.year) * 12 + d.month - start.month + 1})"
-        for i in truth.get("interventions", [])
-        for d in [dt.date.fromisoformat(i["start_date"])]
-    ) or "(NULL, NULL)"
+    # the cohorts from the generator's truth.json, read as Tremplin reads them (inputs, not the query)
+    starts = read_interventions(data, None)
+    cohorts = ", ".join(f"({u}, {g})" for u, g in cohorts_on_grid(starts, period_grid("month", start, end)).items())
+    cohorts = cohorts or "(NULL, NULL)"
     month = f"((year(d) - {start.year}) * 12 + month(d) - {start.month} + 1)"
     t_count = (end.year - start.year) * 12 + end.month - start.month + 1
     return f"""
@@ -354,7 +352,7 @@ PRE_IMPORTS = {
     "tremplin_duckdb": ("tremplin.engine.panel", "ibis.backends.duckdb", "pandas"),
     "tremplin_spark": ("tremplin.engine.panel", "ibis.backends.pyspark", "pandas", "pyspark.sql"),
     "duckdb_sql": ("duckdb", "pandas", "pyarrow.parquet", "tremplin.engine.codelists"),
-    "duckdb_sql_full": ("duckdb", "pandas", "pyarrow.parquet", "tremplin.engine.codelists"),
+    "duckdb_sql_full": ("duckdb", "pandas", "pyarrow.parquet", "tremplin.engine.codelists", "tremplin.engine.panel"),
     "polars": ("polars", "pandas", "pyarrow.parquet", "tremplin.engine.codelists"),
     "pandas": ("pandas", "numpy", "pyarrow.parquet", "tremplin.engine.codelists"),
     "pyarrow_floor": ("pyarrow.parquet",),

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import glob
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -494,11 +496,11 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
             found = find_table(pq_dir, name)
             if found is None or found.format != "parquet":
                 raise EngineInputError(f"{pq_dir}: table {name} is missing.")
-            glob = parquet_glob(found)
-            if sources.get(name) != glob:  # a view reads its files at every query: recreate only on a new path
-                raw.read_parquet(glob).create_view(f"tremplin_{name}", replace=True)
-                sources[name] = glob
-            signature.append(_files_signature(found.path))
+            pattern = parquet_glob(found)
+            if sources.get(name) != pattern:  # a view reads its files at every query: recreate only on a new path
+                raw.read_parquet(pattern).create_view(f"tremplin_{name}", replace=True)
+                sources[name] = pattern
+            signature.append(_files_signature(pattern))
         # The observation window and the input column types, read once per version of the files (same
         # paths, inodes, sizes and times): two catalogue queries saved on every later build.
         facts = _LOCAL.facts.get(tuple(signature))
@@ -550,10 +552,10 @@ def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, ou
 _LOCAL = threading.local()
 
 
-def _files_signature(path: Path) -> tuple:
-    """Paths, inodes, sizes and change times (ns) of a table's Parquet file or directory of parts."""
-    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-    return tuple((str(f), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for f in files for st in (f.stat(),))
+def _files_signature(pattern: str) -> tuple:
+    """Paths, inodes, sizes and change times (ns) of the Parquet files a view reads (`parquet_glob`)."""
+    return tuple((f, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                 for f in sorted(glob.glob(pattern)) for st in (os.stat(f),))
 
 
 def _duckdb_connection():

@@ -21,15 +21,15 @@ PROJECT_FILES = ("pyproject.toml", "LICENSE", "README.md", "DEVELOPERS.md", "Mak
 PROJECT_DIRS = ("docs", "scripts")
 SKIPPED_SUFFIXES = (".pyc", ".pyo", ".mo")
 SKIPPED_DIRS = {"__pycache__"}
+ROOT = f"tremplin-{tremplin.__version__}"  # the archive's top folder
 
 
 def archive_name() -> str:
-    return f"tremplin-{tremplin.__version__}-source.zip"
+    return f"{ROOT}-source.zip"
 
 
 def _files() -> list[tuple[Path, str]]:
     """(path on disk, name in the archive) of every file the archive holds, sorted by name."""
-    root = f"tremplin-{tremplin.__version__}"
     found: list[tuple[Path, str]] = []
 
     def add_tree(base: Path, prefix: str) -> None:
@@ -37,13 +37,13 @@ def _files() -> list[tuple[Path, str]]:
             relative = path.relative_to(base)
             if not path.is_file() or SKIPPED_DIRS.intersection(relative.parts) or path.suffix in SKIPPED_SUFFIXES:
                 continue
-            found.append((path, f"{root}/{prefix}{relative.as_posix()}"))
+            found.append((path, f"{ROOT}/{prefix}{relative.as_posix()}"))
 
     add_tree(PACKAGE_DIR, "src/tremplin/")
     if (CHECKOUT_DIR / "pyproject.toml").is_file():  # running from a checkout (or an editable install)
         for name in PROJECT_FILES:
             if (CHECKOUT_DIR / name).is_file():
-                found.append((CHECKOUT_DIR / name, f"{root}/{name}"))
+                found.append((CHECKOUT_DIR / name, f"{ROOT}/{name}"))
         for name in PROJECT_DIRS:
             if (CHECKOUT_DIR / name).is_dir():
                 add_tree(CHECKOUT_DIR / name, f"{name}/")

@@ -213,7 +213,7 @@ def run_analysis(
         fit = synthetic_control(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort", seed=seed)
         figure = _figure_json(fit.plot_gaps())
         pretrend_p = None
-        event_study = _synth_event_study(fit.to_dict())
+        event_study = None  # from the result's dict below
     elif estimator == "its":
         from tremplin.engine.estimators.its import interrupted_time_series
 
@@ -229,11 +229,14 @@ def run_analysis(
     else:
         raise ValueError(f"Unknown estimator {estimator!r}; allowed: cs, twfe, synth, its.")
     timings["estimator"] = round(time.perf_counter() - t1, 3)
+    estimate = fit.to_dict()  # once: the staggered synthetic control's carries every placebo average
+    if event_study is None:
+        event_study = _synth_event_study(estimate)
 
     progress(0.9, "report")
     treated = panel[panel["cohort"] > 0]
     baseline = float(treated.loc[treated["period"] < treated["cohort"], outcome].mean())
-    att = _att_from_dict(fit.to_dict()) if estimator in ("synth", "its") else fit.att
+    att = _att_from_dict(estimate) if estimator in ("synth", "its") else fit.att
     trends = group_trends(panel, outcome).to_dict(orient="records")
     warnings = [str(w) for w in getattr(fit, "warnings", ())] + [str(n) for n in getattr(fit, "notes", ())]
     # Joint pre-trend check from the uniform (sup-t) band: any pre-period band excluding zero rejects at 5 %.
@@ -266,7 +269,7 @@ def run_analysis(
         "event_study": event_study,
         "trends": trends,
         "diagnostics": diagnostics,
-        "estimate": fit.to_dict(),
+        "estimate": estimate,
         "summary": fit.summary(),
         "figures": {
             "effect": figure,

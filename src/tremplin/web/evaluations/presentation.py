@@ -72,15 +72,14 @@ def verdict(headline: dict | None) -> str:
 def warnings_for(diagnostics: dict | None, estimator: str | None = None) -> list[str]:
     d = diagnostics or {}
     out = []
-    if d.get("few_clusters") and estimator == "synth":
-        out.append(_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : la valeur p "
-                     "par placebos ne peut pas descendre bien bas et chaque contrôle synthétique repose sur peu de "
-                     "territoires donneurs.")
-                   % {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")})
-    elif d.get("few_clusters"):
-        out.append(_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : "
-                     "les intervalles de confiance reposent sur peu de grappes et peuvent être trop optimistes.")
-                   % {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")})
+    if d.get("few_clusters"):
+        counts = {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")}
+        out.append((_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : la valeur "
+                      "p par placebos ne peut pas descendre bien bas et chaque contrôle synthétique repose sur peu "
+                      "de territoires donneurs.") if estimator == "synth" else
+                    _("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : "
+                      "les intervalles de confiance reposent sur peu de grappes et peuvent être trop optimistes."))
+                   % counts)
     if d.get("pretrend_rejected"):
         out.append(_("Les tendances avant l'intervention diffèrent entre territoires expérimentateurs et de "
                      "comparaison (test joint ou bande uniforme à 95 %) : l'effet estimé peut refléter des "
