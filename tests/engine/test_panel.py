@@ -226,6 +226,20 @@ def test_missing_directory_is_a_clear_error(tmp_path):
         build_panel(tmp_path / "nothing")
 
 
+def test_a_damaged_parquet_file_is_a_clear_error_and_writes_nothing(region, tmp_path):
+    damaged = tmp_path / "damaged"
+    shutil.copytree(region, damaged)
+    events = damaged / "care_events.parquet"
+    events.write_bytes(events.read_bytes()[: events.stat().st_size // 2])  # cut in the middle: no footer
+    out = tmp_path / "panel.parquet"
+    out.write_bytes(b"the previous panel")
+    with pytest.raises(EngineInputError, match=r"care_events\.parquet.*tremplin validate"):
+        build_panel(damaged, outcomes=ALL, out=out)
+    assert out.read_bytes() == b"the previous panel" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "damaged", "panel.parquet"]
+    assert build_panel(region, outcomes=ALL).num_rows > 0  # the next build on good files works
+
+
 def test_rebuild_after_the_files_change_in_place(tmp_path):
     """Panel builds reuse a DuckDB connection and compiled SQL: a dataset rewritten at the same path must
     give the new panel, not a cached one."""
