@@ -60,6 +60,10 @@ declare_third_party("account_reauthenticate", Expect(anonymous=302, default=200)
 declare_third_party("account_login_code", Expect(anonymous=302, default=302, sample="allauth"))
 declare_third_party("account_request_login_code", Expect(anonymous=200, default=302))
 declare_third_party("account_confirm_login_code", Expect(anonymous=302, default=302))
+# allauth 65.22: re-authentication by a code sent by e-mail (login by code is on); without a pending
+# code the confirmation page sends the user back.
+declare_third_party("account_request_reauthentication_code", Expect(anonymous=302, default=200))
+declare_third_party("account_confirm_reauthentication_code", Expect(anonymous=302, default=302))
 # allauth MFA pages: what a signed-in user gets depends on whether a TOTP is set up (the admin and
 # evaluator personas have one) and on a recent re-authentication (redirects, 302).
 declare_third_party("mfa_index", Expect(anonymous=302, default=200))

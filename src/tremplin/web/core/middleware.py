@@ -36,7 +36,8 @@ class SessionLifetimeMiddleware:
 def _mfa_exempt_prefixes() -> tuple[str, ...]:
     names = ["mfa_index", "mfa_activate_totp", "mfa_view_recovery_codes", "mfa_generate_recovery_codes",
              "mfa_download_recovery_codes", "account_logout", "set_language", "account_email",
-             "account_confirm_email", "account_login", "account_reauthenticate"]  # activation needs re-auth
+             "account_confirm_email", "account_login", "account_reauthenticate",
+             "account_request_reauthentication_code", "account_confirm_reauthentication_code"]  # activation needs re-auth
     prefixes = [settings.STATIC_URL]
     for name in names:
         try:
