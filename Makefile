@@ -9,7 +9,7 @@ TEST_WORKERS ?= auto
 export PYTHONUNBUFFERED := 1
 
 .PHONY: demo test bench lint run worker install install-dev messages migrate test-postgres e2e clean totp vendor \
-	lock check-locks
+	lock check-locks translations
 
 # Installs come from the hashed lock files in requirements/ (see scripts/lock.py and `make lock`):
 # a fresh clone gets exactly the versions that were tested. The project itself is installed on top,
@@ -30,6 +30,11 @@ install-dev: $(VENV)/.installed-dev
 
 messages: $(VENV)/.installed
 	cd src/tremplin/web && DEBUG=1 ../../../$(PY) ../../../manage.py compilemessages -v 0
+
+## translations: refresh the English catalogue from the French sources (then fill in every new msgstr)
+translations: $(VENV)/.installed
+	cd src/tremplin/web && DEBUG=1 ../../../$(PY) ../../../manage.py makemessages -l en --ignore=migrations \
+		--no-location -v 0
 
 migrate: messages
 	DEBUG=1 $(PY) manage.py migrate --no-input -v 0

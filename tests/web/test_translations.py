@@ -34,9 +34,8 @@ LOCALE_DIR = WEB_DIR / "locale"
 EN_PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]")
 HOW_TO_FIX = (
-    "Refresh and translate the catalogue: cd src/tremplin/web && DEBUG=1 ../../../.venv/bin/python "
-    "../../../manage.py makemessages -l en --ignore=migrations, then fill in every msgstr of "
-    "locale/en/LC_MESSAGES/django.po and remove the '#, fuzzy' flags."
+    "Refresh and translate the catalogue: `make translations` (makemessages -l en --ignore=migrations "
+    "--no-location), then fill in every msgstr of locale/en/LC_MESSAGES/django.po and remove the '#, fuzzy' flags."
 )
 
 
