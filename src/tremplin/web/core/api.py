@@ -26,6 +26,13 @@ class RulesPermission(BasePermission):
         if mfa_missing(request.user):
             self.message = _("Double authentification requise.")
             return False
+        # Care data (viewsets with `care_data = True`) is never reached with a token created without a second
+        # factor, whoever holds it (tokens of users whose role requires one are refused at authentication).
+        if getattr(view, "care_data", False) and request.auth is not None and not getattr(
+                request.auth, "mfa_verified", False):
+            self.message = _("Les données de santé exigent un jeton créé après double authentification.")
+            audit_access_denied(request=request, permission="care_data_token")
+            return False
         perm = self._perm(view)
         if perm is None:
             return True
