@@ -281,6 +281,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "tremplin.web.accounts.authentication.ApiTokenAuthentication",
     ],
+    # The browsable API (?format=api) only when API_BROWSABLE (below), and without its forms (they list
+    # related objects, e.g. every user's e-mail in the membership form).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "tremplin.web.core.api.FormlessBrowsableAPIRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tremplin.web.core.api.ContentNegotiation",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -289,6 +294,8 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
 }
+# The browsable API in development only: production serves JSON (the OpenAPI docs stay at /api/docs/).
+API_BROWSABLE = DEBUG
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tremplin API",
     "DESCRIPTION": "Problems, calls for solutions, experiments, evaluations, funding models.",
