@@ -102,9 +102,10 @@ def budget_lines_from(formset) -> list[dict]:
 
 class AttachmentForm(forms.Form):
     file = forms.FileField(label=_("Pièce jointe (PDF, 10 Mo au plus)"),
-                           help_text=_("En évaluation à l'aveugle, les évaluateurs reçoivent une copie sans les "
-                                       "métadonnées d'auteur du PDF ; c'est à vous de ne pas vous nommer dans le "
-                                       "texte."),
+                           help_text=_("En évaluation à l'aveugle, les évaluateurs reçoivent une copie limitée au "
+                                       "contenu des pages : sans métadonnées, signets, commentaires, champs de "
+                                       "formulaire ni fichiers joints au PDF. C'est à vous de ne pas vous nommer "
+                                       "dans le texte et les images."),
                            widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}))
 
 

@@ -44,6 +44,7 @@ from tremplin.web.calls.models import (
 )
 from tremplin.web.calls.selection import KnapsackItem, knapsack
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.uploads import upload_limit, upload_refusal
 
 MANAGERS = ("admin", "programme_manager")
 RANKING_PAGE_SIZE = 100
@@ -270,12 +271,15 @@ def proposal_withdraw(request, pk: int, obj: Proposal):
     return redirect("calls:proposal-detail", pk=obj.pk)
 
 
+@upload_limit(services.MAX_ATTACHMENT_BYTES)
 @require_POST
 @view_access("calls.change_proposal", get_object=_proposal,
              expect=Expect(anonymous=302, default=403, roles=ADMIN_302, sample="proposal", methods=("POST",)))
 def attachment_upload(request, pk: int, obj: Proposal):
     form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
+    if refused := upload_refusal(request):  # stopped while it streamed in: nothing was stored
+        messages.error(request, refused.message)
+    elif form.is_valid():
         try:
             services.attachment_add(proposal=obj, user=request.user, uploaded=form.cleaned_data["file"])
         except ValidationError as exc:
@@ -520,7 +524,10 @@ def assignment_remove(request, pk: int, obj: Call):
 def assignments_csv(request, pk: int, obj: Call):
     form = AssignmentCsvForm(request.POST or None, request.FILES or None)
     report = None
-    if request.method == "POST" and form.is_valid():
+    if refused := upload_refusal(request):  # over UPLOAD_MAX_BYTES, stopped while it streamed in
+        messages.error(request, refused.message)
+        form = AssignmentCsvForm()
+    elif request.method == "POST" and form.is_valid():
         report = services.assignments_import_csv(call=obj, content=form.cleaned_data["file"].read(), by=request.user)
         if report.ok:
             messages.success(request, _("%(n)s affectations importées.") % {"n": report.created})
