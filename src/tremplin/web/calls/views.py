@@ -567,7 +567,7 @@ def call_conflicts_manage(request, pk: int, obj: Call):
     """The call's declared conflicts, with the assignments and reviews each one covers: accept or dismiss."""
     form = ConflictDecisionForm(request.POST or None)
     if request.method == "POST":
-        conflict = Conflict.objects.filter(call=obj, pk=form.data.get("conflict") or 0).first() \
+        conflict = Conflict.objects.filter(call=obj, pk=form.cleaned_data["conflict"]).first() \
             if form.is_valid() else None
         if conflict is None:
             messages.error(request, _("Conflit introuvable."))
