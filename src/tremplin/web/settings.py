@@ -260,6 +260,20 @@ STORAGES = {
 MEDIA_ROOT = PRIVATE_MEDIA_DIR  # never exposed by a URL; files are streamed by permission-checked views
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Larger uploaded files are streamed to a temporary file (FILE_UPLOAD_MAX_MEMORY_SIZE); form fields other
+# than files are limited by DATA_UPLOAD_MAX_MEMORY_SIZE (Django answers 400 above). Uploaded files are refused
+# while the body streams in, as soon as its declared length or the bytes received pass the limit
+# (core/uploads.py): UPLOAD_MAX_MB for every upload unless its view declares another one (care-data archives:
+# DATASET_UPLOAD_MAX_MB, at most DATASET_UNZIPPED_MAX_MB once unzipped; proposal attachments: 10 MB). The
+# reverse proxy's body limit goes just above the largest (README: Running in production).
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_MB", "20")) * 1024 * 1024
+DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_MB", "512")) * 1024 * 1024
+DATASET_UNZIPPED_MAX_BYTES = int(os.environ.get("DATASET_UNZIPPED_MAX_MB", "2048")) * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "tremplin.web.core.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- e-mail: console by default, SMTP when EMAIL_HOST is set ---
 if os.environ.get("EMAIL_HOST"):

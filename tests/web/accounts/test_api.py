@@ -183,7 +183,7 @@ def test_membership_retrieve(personas, persona, status):
 def test_membership_create(personas, persona, status):
     newcomer = UserFactory()
     response = api_as(getattr(personas, persona)).post(
-        MEMBERSHIPS, {"user_email": newcomer.email, "organisation": personas.organisation.pk, "role": "reviewer"},
+        MEMBERSHIPS, {"user_email": newcomer.email, "organisation": personas.organisation.pk, "role": "innovator"},
         format="json")
     assert response.status_code == status, response.content
     assert newcomer.memberships.exists() is (status == 201)

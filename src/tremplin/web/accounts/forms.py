@@ -33,11 +33,18 @@ class MembershipForm(forms.Form):
     role = forms.ChoiceField(label=_("Rôle"), choices=Role.choices)
     is_organisation_admin = forms.BooleanField(label=_("Peut gérer l'organisation"), required=False)
 
-    def __init__(self, *args, organisation: Organisation, can_grant_admin: bool, **kwargs):
+    def __init__(self, *args, organisation: Organisation, grantable: frozenset[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
-        if not can_grant_admin:
-            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.ADMIN]
+        # Only the roles the user may grant are offered (accounts.rules.grantable_roles); the service checks again.
+        self.fields["role"].choices = [c for c in Role.choices if c[0] in grantable]
+        if Role.PROGRAMME_MANAGER not in grantable:
+            self.fields["role"].help_text = _("Les autres rôles valent sur toute la plateforme : un administrateur de "
+                                              "la plateforme les attribue.")
+        self.fields["role"].error_messages["invalid_choice"] = _(
+            "Vous ne pouvez pas attribuer ce rôle : les rôles qui valent sur toute la plateforme (responsable de "
+            "programme, évaluateur, jury, décideur, administrateur) sont attribués par un administrateur de la "
+            "plateforme.")
 
     def clean(self):
         data = super().clean()

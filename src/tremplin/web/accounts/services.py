@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -13,6 +14,7 @@ from tremplin.web.accounts.models import (
     TERRITORY_LEVEL_ORDER,
     Membership,
     Organisation,
+    Role,
     Territory,
     TerritoryLevel,
     User,
@@ -187,6 +189,8 @@ def organisation_create(*, name: str, sector: str, kind: str, territory: Territo
 
 def membership_create(*, user: User, organisation: Organisation, role: str,
                       is_organisation_admin: bool = False) -> Membership:
+    """Write a membership without asking who grants it: for trusted callers only (management commands, the
+    demo, test fixtures). Pages and the API go through `membership_grant`."""
     membership = Membership(user=user, organisation=organisation, role=role,
                             is_organisation_admin=is_organisation_admin)
     membership.full_clean()
@@ -198,7 +202,51 @@ def membership_create(*, user: User, organisation: Organisation, role: str,
     return membership
 
 
+def _refuse_grant(*, granted_by: User, organisation: Organisation, role: str, action: str) -> None:
+    from tremplin.web.core.audit import write_entry
+    from tremplin.web.core.models import AuditAction
+
+    write_entry(action=AuditAction.ACCESS_DENIED, actor=granted_by, model="accounts.membership",
+                object_repr=f"accounts.{action} {role} @ {organisation.pk} {organisation}"[:254])
+
+
+def membership_grant(*, granted_by: User, user: User, organisation: Organisation, role: str,
+                     is_organisation_admin: bool = False) -> Membership:
+    """Give `user` a role in `organisation` on behalf of `granted_by`, who must manage the organisation and
+    may grant only the roles of `rules.grantable_roles` (organisation admins: network member, innovator;
+    platform admins: every role). A refusal is a `ValidationError` naming the field, and is audited."""
+    from tremplin.web.accounts.rules import ORGANISATION_ROLES, grantable_roles
+
+    if not granted_by.has_perm("accounts.manage_memberships", organisation):
+        _refuse_grant(granted_by=granted_by, organisation=organisation, role=role, action="grant_role")
+        raise ValidationError({"organisation": _("Vous ne gérez pas les membres de cette organisation.")})
+    if role not in Role.values:
+        raise ValidationError({"role": _("Rôle inconnu « %(role)s » (valeurs permises : %(allowed)s).")
+                               % {"role": role, "allowed": ", ".join(Role.values)}})
+    if role not in grantable_roles(granted_by, organisation):
+        _refuse_grant(granted_by=granted_by, organisation=organisation, role=role, action="grant_role")
+        raise ValidationError({"role": _(
+            "Seul un administrateur de la plateforme peut attribuer le rôle « %(role)s » : il vaut sur toute la "
+            "plateforme. Le gestionnaire d'une organisation attribue les rôles %(allowed)s.")
+            % {"role": Role(role).label, "allowed": ", ".join(f"« {Role(r).label} »" for r in Role.values
+                                                               if r in ORGANISATION_ROLES)}})
+    return membership_create(user=user, organisation=organisation, role=role,
+                             is_organisation_admin=is_organisation_admin)
+
+
+def membership_revoke(*, revoked_by: User, membership: Membership) -> None:
+    """Remove a membership on behalf of `revoked_by`: the same roles as `membership_grant` (only platform admins
+    take away a platform role). Raises `PermissionDenied` otherwise (audited)."""
+    if not revoked_by.has_perm("accounts.manage_membership_item", membership):
+        _refuse_grant(granted_by=revoked_by, organisation=membership.organisation, role=membership.role,
+                      action="revoke_role")
+        raise PermissionDenied
+    membership_delete(membership=membership)
+
+
 def membership_delete(*, membership: Membership) -> None:
+    """Delete a membership without asking who does it (trusted callers; pages and the API use
+    `membership_revoke`)."""
     user = membership.user
     membership.delete()
     if membership.role == "admin" and not user.memberships.filter(role="admin").exists():

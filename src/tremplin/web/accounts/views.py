@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tremplin.web.accounts import selectors, services
 from tremplin.web.accounts.forms import ApiTokenForm, MembershipForm, OrganisationForm, TerritoryImportForm
 from tremplin.web.accounts.models import ApiToken, Membership, Organisation, OrganisationKind, Sector, Territory
+from tremplin.web.accounts.rules import grantable_roles
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
 from tremplin.web.core.security import session_mfa_verified
 
@@ -49,11 +50,13 @@ def organisation_list(request):
              get_object=_organisation)
 def organisation_detail(request, pk: int, obj: Organisation):
     can_see_members = request.user.has_perm("accounts.view_membership_list", obj)
-    memberships = obj.memberships.select_related("user") if can_see_members else []
+    memberships = list(obj.memberships.select_related("user")) if can_see_members else []
+    revocable_roles = grantable_roles(request.user, obj)  # accounts.manage_membership_item, without N queries
     return render(request, "accounts/organisation_detail.html", {
         "organisation": obj, "memberships": memberships, "can_see_members": can_see_members,
         "can_edit": request.user.has_perm("accounts.change_organisation", obj),
         "can_manage": request.user.has_perm("accounts.manage_memberships", obj),
+        "revocable": {m.pk for m in memberships if m.role in revocable_roles},
     })
 
 
@@ -84,14 +87,20 @@ def organisation_edit(request, pk: int, obj: Organisation):
 @view_access("accounts.manage_memberships", get_object=_organisation,
              expect=only_roles("admin", sample="organisation"))
 def membership_add(request, pk: int, obj: Organisation):
-    form = MembershipForm(request.POST or None, organisation=obj,
-                          can_grant_admin=request.user.has_perm("accounts.import_territories"))
+    form = MembershipForm(request.POST or None, organisation=obj, grantable=grantable_roles(request.user, obj))
     if request.method == "POST" and form.is_valid():
-        services.membership_create(user=form.cleaned_data["user"], organisation=obj, role=form.cleaned_data["role"],
-                                   is_organisation_admin=form.cleaned_data["is_organisation_admin"])
-        messages.success(request, _("Membre ajouté."))
-        return redirect("accounts:organisation-detail", pk=obj.pk)
-    return render(request, "accounts/membership_form.html", {"form": form, "organisation": obj})
+        try:
+            services.membership_grant(granted_by=request.user, user=form.cleaned_data["user"], organisation=obj,
+                                      role=form.cleaned_data["role"],
+                                      is_organisation_admin=form.cleaned_data["is_organisation_admin"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("Membre ajouté."))
+            return redirect("accounts:organisation-detail", pk=obj.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/membership_form.html", {"form": form, "organisation": obj}, status=status)
 
 
 @require_POST
@@ -105,7 +114,7 @@ def membership_remove(request, pk: int, membership_pk: int, obj: Organisation):
 
         audit_access_denied(request=request, permission="accounts.manage_membership_item", obj=membership)
         raise PermissionDenied
-    services.membership_delete(membership=membership)
+    services.membership_revoke(revoked_by=request.user, membership=membership)
     messages.success(request, _("Membre retiré."))
     return redirect("accounts:organisation-detail", pk=obj.pk)
 
