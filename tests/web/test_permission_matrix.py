@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.web.conftest import api_token_for, login_mfa_verified
 from tests.web.factories import MembershipFactory, OrganisationFactory, TerritoryFactory, UserFactory
 from tremplin.web.core.access import ROLES, THIRD_PARTY_ROUTES, Expect
 from tremplin.web.jobs.models import Job
@@ -130,6 +132,10 @@ class World:
         self._calls_samples()
         self._portfolio_samples()
         self._evaluations_samples()
+        from tremplin.web.accounts.models import ApiToken
+
+        api_token_for(outsider)  # an API token of a user who is none of the personas
+        self.api_token = ApiToken.objects.get(user=outsider)
 
     def _calls_samples(self) -> None:
         """An open call with a submitted proposal (of `organisation`, assigned to nobody) and a PDF, and a
@@ -204,6 +210,7 @@ class World:
             "dataset": {"pk": self.dataset.pk},
             "run": {"pk": self.run.pk},
             "published-run": {"pk": self.published_run.pk},
+            "api-token": {"pk": self.api_token.pk},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
         }.get(sample or "", {})
@@ -248,7 +255,7 @@ def test_route_access_matches_declaration(route, client, make_user):
     for persona in personas:
         client.logout()
         if persona is not None:
-            client.force_login(world.users[persona])
+            login_mfa_verified(client, world.users[persona])  # the second factor proved in this session
         method = expect.methods[0].lower()
         response = getattr(client, method)(url)
         expected = expected_status(expect, persona)
@@ -272,3 +279,36 @@ def test_organisation_admin_personas_manage_their_own_organisation_only(client, 
         assert client.get(reverse(name, args=[own.pk])).status_code == 200
         assert client.get(reverse(name, args=[world.organisation.pk])).status_code == 403
     assert set(user.memberships.values_list("role", flat=True)) == {ORGANISATION_ADMINS[persona]}
+
+
+# Pages a password-only session of a user who must use a second factor may still open.
+MFA_PROMPT_ROUTES = {"mfa_reauthenticate", "account_logout", "set_language", "mfa_authenticate"}
+
+
+@pytest.mark.parametrize("role", sorted(settings.MFA_REQUIRED_ROLES))
+def test_password_only_session_reaches_nothing(role, client, make_user):
+    """Issue 12 item 1: users whose role requires a second factor, signed in without proving it in this session
+    (force_login: a password only), reach no route but the second-factor prompt: every page sends them to it,
+    every API operation is 403."""
+    from django.urls import reverse
+
+    world = World(make_user)
+    client.force_login(world.users[role])
+    prompt = reverse("mfa_reauthenticate")
+    served = []
+    for route in ROUTES:
+        if route.name in MFA_PROMPT_ROUTES:
+            continue
+        expect = declaration(route)
+        kwargs = world.kwargs(route, expect.sample)
+        if kwargs is None:
+            kwargs = {k: ("accounts" if k == "app_label" else "1") for k in route.kwarg_names}
+        url = _url(route, kwargs)
+        response = getattr(client, expect.methods[0].lower())(url)
+        if url.startswith("/api/"):
+            refused = response.status_code == 403
+        else:
+            refused = response.status_code == 302 and response["Location"].startswith(prompt)
+        if not refused:
+            served.append(f"{expect.methods[0]} {url} -> {response.status_code} {response.get('Location', '')}")
+    assert not served, "Reached without a second factor:\n" + "\n".join(served)

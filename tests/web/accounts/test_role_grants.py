@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from tests.web.calls.conftest import set_phase
+from tests.web.conftest import login_mfa_verified
 from tests.web.factories import OrganisationFactory, UserFactory, make_call
 from tremplin.web.accounts import services
 from tremplin.web.accounts.models import Membership, Role
@@ -133,7 +134,7 @@ def test_the_page_offers_organisation_admins_only_the_organisation_roles(client,
     assert response.status_code == 200
     assert [value for value, _label in response.context["form"].fields["role"].choices] == [
         r for r in Role.values if r in ORGANISATION]
-    client.force_login(admin_user)
+    login_mfa_verified(client, admin_user)
     assert [v for v, _l in client.get(url).context["form"].fields["role"].choices] == list(Role.values)
 
 
@@ -164,7 +165,7 @@ def test_organisation_admin_cannot_grant_in_an_organisation_it_does_not_manage(c
 @pytest.mark.parametrize("role", PLATFORM)
 def test_platform_admins_grant_every_platform_role(client, world, admin_user, role):
     newcomer = UserFactory()
-    client.force_login(admin_user)
+    login_mfa_verified(client, admin_user)
     response = client.post(MEMBERSHIPS, {"user_email": newcomer.email, "organisation": world["startup"].pk,
                                          "role": role}, content_type="application/json")
     assert response.status_code == 201, response.content

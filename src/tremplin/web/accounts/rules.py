@@ -101,3 +101,11 @@ rules.add_perm("accounts.manage_membership_item",
                is_platform_admin | (manages_membership_organisation & is_organisation_role_membership))
 
 rules.add_perm("accounts.manage_own_api_token", is_authenticated)
+
+
+@rules.predicate
+def owns_api_token(user, token) -> bool:
+    return token is not None and token.user_id == user.pk
+
+
+rules.add_perm("accounts.revoke_api_token", is_authenticated & owns_api_token)

@@ -253,3 +253,67 @@ def membership_delete(*, membership: Membership) -> None:
         user.is_staff = False
         user.is_superuser = False
         user.save(update_fields=["is_staff", "is_superuser"])
+
+
+# --- personal API tokens ---
+
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = 365
+API_TOKEN_KEY_PREFIX = "tpl_"
+
+
+def api_token_hash(key: str) -> str:
+    """SHA-256 of a token key: keys are 256-bit random values, so an unsalted fast hash is enough."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str, scope: str, expires_on, mfa_verified: bool):
+    """Create a token for `user`, valid until the end of `expires_on` (at most API_TOKEN_MAX_DAYS ahead).
+
+    `mfa_verified`: the session creating it proved a second factor; required for users whose role needs one
+    (core.security.mfa_required). Returns (token, key): the key is not stored, only its hash.
+    """
+    import datetime as dt
+    import secrets
+
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.utils import timezone
+
+    from tremplin.web.accounts.models import ApiToken
+    from tremplin.web.core.security import mfa_required
+
+    if mfa_required(user) and not mfa_verified:
+        raise PermissionDenied(_("Double authentification requise pour créer un jeton."))
+    today = timezone.localdate()
+    if not today < expires_on <= today + dt.timedelta(days=API_TOKEN_MAX_DAYS):
+        raise ValidationError({"expires_on": _("L'expiration doit être comprise entre demain et dans %(n)s jours.")
+                               % {"n": API_TOKEN_MAX_DAYS}})
+    expires_at = timezone.make_aware(dt.datetime.combine(expires_on, dt.time.max))
+    key = API_TOKEN_KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, scope=scope, prefix=key[:12], key_hash=api_token_hash(key),
+                     mfa_verified=mfa_verified, expires_at=expires_at)
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+def api_token_revoke(*, token) -> None:
+    """Revoke a token (kept, with its revocation time, for the audit trail)."""
+    from django.utils import timezone
+
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def api_token_touch(*, token, now) -> None:
+    """Record a use, at most once a minute (a bookkeeping write that is not audited)."""
+    import datetime as dt
+
+    from tremplin.web.accounts.models import ApiToken
+
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

@@ -7,15 +7,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tremplin.web.accounts import selectors, services
-from tremplin.web.accounts.forms import MembershipForm, OrganisationForm, TerritoryImportForm
-from tremplin.web.accounts.models import Membership, Organisation, OrganisationKind, Sector, Territory
+from tremplin.web.accounts.forms import ApiTokenForm, MembershipForm, OrganisationForm, TerritoryImportForm
+from tremplin.web.accounts.models import ApiToken, Membership, Organisation, OrganisationKind, Sector, Territory
 from tremplin.web.accounts.rules import grantable_roles
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.security import session_mfa_verified
 
 
 def _organisation(request, pk: int, **kwargs) -> Organisation:
@@ -156,24 +158,47 @@ def territory_import(request):
     return render(request, "accounts/territory_import.html", {"form": form, "report": report}, status=status)
 
 
+def _api_token(request, pk: int, **kwargs) -> ApiToken:
+    # Only one's own tokens exist here (platform admins included: they revoke others' in the Django admin).
+    return get_object_or_404(ApiToken, pk=pk, user=request.user)
+
+
 @require_http_methods(["GET", "POST"])
 @view_access("accounts.manage_own_api_token", expect=LOGGED_IN)
-def api_token(request):
-    """Create, rotate or revoke the signed-in user's API token (shown in full only right after creation)."""
-    from rest_framework.authtoken.models import Token
+def api_tokens(request):
+    """The signed-in user's API tokens; POST creates one, whose key is shown on this response only.
 
-    token = Token.objects.filter(user=request.user).first()
+    Users whose role requires a second factor reach this page only from an MFA-verified session
+    (MfaRequiredMiddleware); the service refuses otherwise, and records whether the session was verified.
+    """
+    form = ApiTokenForm(request.POST or None)
     new_key = None
+    status = 200
     if request.method == "POST":
-        action = request.POST.get("action")
-        if action in {"create", "rotate"}:
-            if token is not None:
-                token.delete()
-            token = Token.objects.create(user=request.user)
-            new_key = token.key
-            messages.success(request, _("Nouveau jeton créé : copiez-le maintenant, il ne sera plus affiché en entier."))
-        elif action == "revoke" and token is not None:
-            token.delete()
-            token = None
-            messages.success(request, _("Jeton révoqué."))
-    return render(request, "accounts/api_token.html", {"token": token, "new_key": new_key})
+        if form.is_valid():
+            try:
+                token, new_key = services.api_token_create(
+                    user=request.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"],
+                    expires_on=form.cleaned_data["expires_on"], mfa_verified=session_mfa_verified(request))
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 400
+            else:
+                messages.success(request, _("Jeton « %(name)s » créé : copiez-le maintenant, il ne sera plus "
+                                            "affiché.") % {"name": token.name})
+                form = ApiTokenForm()
+        else:
+            status = 400
+    return render(request, "accounts/api_tokens.html", {
+        "form": form, "new_key": new_key, "now": timezone.now(),
+        "tokens": selectors.api_token_list_for_user(user=request.user),
+    }, status=status)
+
+
+@require_POST
+@view_access("accounts.revoke_api_token", get_object=_api_token,
+             expect=Expect(anonymous=302, default=404, sample="api-token", methods=("POST",)))
+def api_token_revoke(request, pk: int, obj: ApiToken):
+    services.api_token_revoke(token=obj)
+    messages.success(request, _("Jeton « %(name)s » révoqué.") % {"name": obj.name})
+    return redirect("accounts:api-tokens")

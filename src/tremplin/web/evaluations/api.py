@@ -39,6 +39,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
+    care_data = True  # core.api.RulesPermission: no token created without a second factor
     serializer_class = DatasetSerializer
     permission_classes = [RulesPermission]
     permission_map = {"list": "evaluations.view_dataset_list", "retrieve": "evaluations.view_dataset"}
@@ -51,6 +52,7 @@ class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    care_data = True  # core.api.RulesPermission: no token created without a second factor
     serializer_class = RunSerializer
     permission_classes = [RulesPermission]
     permission_map = {"list": "evaluations.view_run_list", "retrieve": "evaluations.view_run"}
