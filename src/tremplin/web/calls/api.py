@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
@@ -11,6 +12,7 @@ from tremplin.web.calls import selectors, services
 from tremplin.web.calls.models import Call, Criterion, EvidenceLevel, Proposal
 from tremplin.web.core.access import Expect
 from tremplin.web.core.api import RulesPermission
+from tremplin.web.core.querystring import MAX_ID, api_filters
 
 
 class CriterionSerializer(serializers.ModelSerializer):
@@ -121,6 +123,14 @@ class CallViewSet(viewsets.ReadOnlyModelViewSet):
             "criteria", "problems", "eligible_territories")
 
 
+class ProposalFilters(serializers.Serializer):
+    """Query-string filters of the list (validated: a bad value is a 400 naming the parameter)."""
+
+    call = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                    help_text="Only the proposals to this call (its id).")
+
+
+@extend_schema_view(list=extend_schema(parameters=[ProposalFilters]))
 class ProposalViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Proposals: managers see all, applicants their organisations', reviewers only those assigned to them.
 
@@ -141,9 +151,10 @@ class ProposalViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     def get_queryset(self):
         qs = selectors.proposal_list_for_user(user=self.request.user).select_related("decision").prefetch_related(
             "partners", "territories", "budget_lines", "attachments").order_by("pk")
-        call = self.request.query_params.get("call")
-        if call and call.isdigit():
-            qs = qs.filter(call_id=int(call))
+        if self.action == "list":
+            filters = api_filters(self.request, ProposalFilters)
+            if "call" in filters:
+                qs = qs.filter(call_id=filters["call"])
         return qs
 
     def get_serializer_class(self):

@@ -6,12 +6,14 @@ those allowed to see the full experiment (`portfolio.view_experiment`), otherwis
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from tremplin.web.core.access import Expect
 from tremplin.web.core.api import RulesPermission
+from tremplin.web.core.querystring import api_filters
 from tremplin.web.portfolio import selectors
-from tremplin.web.portfolio.models import Experiment
+from tremplin.web.portfolio.models import Experiment, Stage
 
 
 class ExperimentSerializer(serializers.ModelSerializer):
@@ -68,6 +70,14 @@ class ExperimentSerializer(serializers.ModelSerializer):
         }
 
 
+class ExperimentFilters(serializers.Serializer):
+    """Query-string filters of the list (validated: a bad value is a 400 naming the parameter)."""
+
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False,
+                                    help_text="Only the experiments at this stage (1 to 5).")
+
+
+@extend_schema_view(list=extend_schema(parameters=[ExperimentFilters]))
 class ExperimentViewSet(viewsets.ReadOnlyModelViewSet):
     """Experiments of the portfolio (summary for every signed-in user, details for those allowed)."""
 
@@ -81,9 +91,10 @@ class ExperimentViewSet(viewsets.ReadOnlyModelViewSet):
         qs = (selectors.experiment_list_for_user(user=self.request.user)
               .select_related("lead_organisation", "evaluation_plan")
               .prefetch_related("partners", "territories", "milestones", "kpis__values").order_by("stage", "pk"))
-        stage = self.request.query_params.get("stage")
-        if stage and stage.isdigit():
-            qs = qs.filter(stage=int(stage))
+        if self.action == "list":
+            filters = api_filters(self.request, ExperimentFilters)
+            if "stage" in filters:
+                qs = qs.filter(stage=filters["stage"])
         return qs
 
     def paginate_queryset(self, queryset):
