@@ -85,8 +85,9 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             raise _drf_error(exc) from exc
         serializer.instance = Problem.objects.annotate(endorsement_count=Count("endorsements")).get(pk=problem.pk)
 
-    @extend_schema(request=EndorsementSerializer, responses=EndorsementSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses={200: EndorsementSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=EndorsementSerializer, responses={201: EndorsementSerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # the whole list, not a page
     def endorse(self, request, pk=None, format=None):  # noqa: A002 (DRF format suffix)
         problem = self.get_object()
         if request.method == "GET":
