@@ -31,6 +31,10 @@ def repair(apps, schema_editor):
     schema_editor.execute(f"DELETE FROM {KpiValue._meta.db_table} WHERE value > %s OR value < %s",
                           [MAX_AMOUNT, -MAX_AMOUNT])
     Kpi.objects.filter(models.Q(target__gt=MAX_AMOUNT) | models.Q(target__lt=-MAX_AMOUNT)).update(target=None)
+    if schema_editor.connection.vendor == "postgresql":
+        # Fire the deferred foreign-key checks of these updates now: PostgreSQL refuses to ALTER a table with
+        # pending trigger events, and the constraints are added next in the same transaction.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):

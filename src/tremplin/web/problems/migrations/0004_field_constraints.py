@@ -24,6 +24,10 @@ def repair(apps, schema_editor):
     Problem.objects.filter(strategic_fit__lt=0).update(strategic_fit=0)
     for name in ("burden", "population", "endorsements", "strategic_fit"):
         PriorityWeights.objects.filter(**{f"{name}__lt": 0}).update(**{name: 0})
+    if schema_editor.connection.vendor == "postgresql":
+        # Fire the deferred foreign-key checks of these updates now: PostgreSQL refuses to ALTER a table with
+        # pending trigger events, and the constraints are added next in the same transaction.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
