@@ -320,6 +320,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Error responses (400/403/404) documented on every operation, path ids typed (core/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "tremplin.web.core.openapi.postprocess_errors"],
 }
 
 # --- background jobs: django-q2 with the database broker (at-least-once: jobs are idempotent) ---

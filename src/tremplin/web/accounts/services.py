@@ -19,6 +19,7 @@ from tremplin.web.accounts.models import (
     TerritoryLevel,
     User,
 )
+from tremplin.web.core import validation
 
 TERRITORY_CSV_COLUMNS = ("code", "name", "level", "parent_code", "population")
 MAX_REPORTED_ERRORS = 50
@@ -106,10 +107,11 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
             report.add_error(line, "*", _("trop de valeurs sur la ligne"))
             continue
         row = {k: (v or "").strip() for k, v in raw.items() if k in TERRITORY_CSV_COLUMNS}
-        bad_characters = [k for k in TERRITORY_CSV_COLUMNS if "\x00" in row[k]]
+        bad_characters = validation.nul_columns(row)
         if bad_characters:
-            report.add_error(line, bad_characters[0], _("caractère nul interdit"))
+            report.add_error(line, bad_characters[0], validation.nul_error())
             continue
+        errors_before = report.total_errors
         code = row["code"]
         if not code:
             report.add_error(line, "code", _("le code est obligatoire"))
@@ -133,6 +135,10 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
             except ValueError:
                 report.add_error(line, "population", _("entier positif attendu, reçu « %(value)s »")
                                  % {"value": row["population"]})
+        if report.total_errors == errors_before:  # then the model's own validation, on what the checks let by
+            candidate = Territory(code=code, name=row["name"], level=row["level"], population=population)
+            for error in validation.row_errors(line, candidate, exclude=["parent"]):
+                report.add_error(*error)
         if code and code not in rows:
             rows[code] = {**row, "population": population, "line": line}
 

@@ -17,6 +17,7 @@ from tremplin.web.accounts.forms import ApiTokenForm, MembershipForm, Organisati
 from tremplin.web.accounts.models import ApiToken, Membership, Organisation, OrganisationKind, Sector, Territory
 from tremplin.web.accounts.rules import grantable_roles
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.querystring import query_choice, query_text
 from tremplin.web.core.security import session_mfa_verified
 
 
@@ -30,13 +31,10 @@ def _membership(request, pk: int, membership_pk: int, **kwargs) -> Organisation:
 
 @view_access("accounts.view_organisation_list", expect=LOGGED_IN)
 def organisation_list(request):
-    sector = request.GET.get("sector", "")
-    kind = request.GET.get("kind", "")
-    query = request.GET.get("q", "").strip()
-    organisations = selectors.organisation_list(
-        sector=sector if sector in Sector.values else "", kind=kind if kind in OrganisationKind.values else "",
-        query=query,
-    )
+    sector = query_choice(request.GET, "sector", Sector.values)
+    kind = query_choice(request.GET, "kind", OrganisationKind.values)
+    query = query_text(request.GET, "q")
+    organisations = selectors.organisation_list(sector=sector, kind=kind, query=query)
     page = Paginator(organisations, 50).get_page(request.GET.get("page"))
     template = "accounts/_organisation_rows.html" if request.htmx else "accounts/organisation_list.html"
     return render(request, template, {

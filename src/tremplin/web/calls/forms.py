@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import Organisation, Sector, Territory
 from tremplin.web.calls.models import Call, EvidenceLevel, Outcome, Proposal
+from tremplin.web.core.validation import MAX_ID
 
 
 class DateTimeLocal(forms.DateTimeInput):
@@ -180,5 +181,5 @@ class AssignmentCsvForm(forms.Form):
 
 
 class ManualAssignmentForm(forms.Form):
-    proposal = forms.IntegerField(label=_("Proposition (numéro)"), min_value=1)
+    proposal = forms.IntegerField(label=_("Proposition (numéro)"), min_value=1, max_value=MAX_ID)
     reviewer = forms.EmailField(label=_("Adresse e-mail de l'évaluateur"))

@@ -41,6 +41,7 @@ from tremplin.web.calls.models import (
     ReviewStatus,
     Score,
 )
+from tremplin.web.core import validation
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_PROPOSAL = 5
@@ -495,25 +496,30 @@ def assignments_import_csv(*, call: Call, content: bytes | str, by: User | None 
             if None in raw:
                 report.add_error(line, "*", _("trop de valeurs sur la ligne"))
                 continue
+            bad_characters = validation.nul_columns({k: v for k, v in raw.items() if isinstance(k, str)})
+            if bad_characters:
+                report.add_error(line, bad_characters[0], validation.nul_error())
+                continue
             pid_text = (raw.get("proposal_id") or "").strip()
             email = (raw.get("reviewer_email") or "").strip().lower()
             proposal = reviewer = None
-            try:
-                proposal = proposals.get(int(pid_text))
+            pid = validation.parse_id(pid_text)
+            if pid is None:
+                report.add_error(line, "proposal_id", _("identifiant entier attendu, reçu « %(value)s »")
+                                 % {"value": pid_text[:50]})
+            else:
+                proposal = proposals.get(pid)
                 if proposal is None:
                     report.add_error(line, "proposal_id", _("proposition %(id)s inconnue dans cet appel")
-                                     % {"id": pid_text})
+                                     % {"id": pid})
                 elif proposal.status != ProposalStatus.SUBMITTED:
                     report.add_error(line, "proposal_id", _("la proposition %(id)s n'est pas soumise")
-                                     % {"id": pid_text})
+                                     % {"id": pid})
                     proposal = None
-            except ValueError:
-                report.add_error(line, "proposal_id", _("identifiant entier attendu, reçu « %(value)s »")
-                                 % {"value": pid_text})
             reviewer = reviewers.get(email)
             if reviewer is None:
                 report.add_error(line, "reviewer_email", _("« %(email)s » n'est pas un évaluateur")
-                                 % {"email": email})
+                                 % {"email": email[:254]})
             if proposal is None or reviewer is None:
                 continue
             pair = (proposal.pk, reviewer.pk)
@@ -526,8 +532,15 @@ def assignments_import_csv(*, call: Call, content: bytes | str, by: User | None 
             elif pair in seen:
                 report.add_error(line, "*", _("ligne en double (déjà ligne %(line)s)") % {"line": seen[pair]})
             else:
-                seen[pair] = line
-                rows.append(pair)
+                candidate = Assignment(proposal=proposal, reviewer=reviewer, source=AssignmentSource.CSV,
+                                       assigned_by=by)
+                errors = list(validation.row_errors(line, candidate, exclude=["proposal", "reviewer", "assigned_by"],
+                                                    columns={"reviewer": "reviewer_email"}))
+                for error in errors:
+                    report.add_error(*error)
+                if not errors:
+                    seen[pair] = line
+                    rows.append(pair)
     except csv.Error as exc:
         report.add_error(reader.line_num + 1, "*", _("CSV illisible : %(error)s") % {"error": exc})
     if not rows and report.ok:

@@ -46,6 +46,7 @@ from tremplin.web.calls.models import (
 )
 from tremplin.web.calls.selection import KnapsackItem, knapsack
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.querystring import query_float
 from tremplin.web.core.uploads import upload_limit, upload_refusal
 
 MANAGERS = ("admin", "programme_manager")
@@ -602,11 +603,7 @@ def _suggestion(call: Call, ranking: selectors.CallRanking, min_score: float) ->
 
 
 def _min_score(request) -> float:
-    try:
-        value = float(request.GET.get("min_score", "0").replace(",", "."))
-    except ValueError:
-        return 0.0
-    return min(4.0, max(0.0, value))
+    return query_float(request.GET, "min_score", default=0.0, minimum=0.0, maximum=4.0)
 
 
 @view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))

@@ -5,6 +5,7 @@ Runs are launched from the pages (a background job); the API exposes their prove
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, viewsets
 
 from tremplin.web.core.access import Expect
@@ -32,6 +33,7 @@ class RunSerializer(serializers.ModelSerializer):
                   "error", "timings", "started_at", "finished_at", "published_at", "result"]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.DictField(allow_null=True, help_text="the estimate, without its figures"))
     def get_result(self, obj):
         if not obj.result:
             return None
