@@ -332,3 +332,18 @@ def test_failed_job_shows_the_error_line_and_keeps_the_traceback_for_admins(clie
     assert "Traceback" not in html
     login_mfa_verified(client, make_user("admin"))
     assert "Traceback" in client.get(f"/taches/{job.pk}/").content.decode()
+
+
+def test_jobs_api_gives_the_owner_the_error_line_and_admins_the_traceback(client, make_user):
+    """The API follows the page: a job's owner never reads the traceback (server code paths)."""
+    from tremplin.web.jobs.services import job_enqueue
+
+    owner = make_user("evaluator")
+    job = job_enqueue(kind="demo.fail", params={"message": "boom at row 12"}, user=owner, sync=True)
+    login_mfa_verified(client, owner)
+    for url in (f"/api/v1/jobs/{job.pk}/", "/api/v1/jobs/"):
+        body = client.get(url, HTTP_ACCEPT="application/json").json()
+        record = body if "error" in body else body["results"][0]
+        assert record["error"] == "ValueError: boom at row 12"
+    login_mfa_verified(client, make_user("admin"))
+    assert "Traceback" in client.get(f"/api/v1/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()["error"]
