@@ -116,6 +116,11 @@ def effect_from_json(doc: dict[str, Any], *, baseline: float | None = None, sour
     def rel(x):
         return None if x is None else float(x) / b
 
+    if float(att["estimate"]) / b < LOWER:
+        raise FundingInputError(
+            f"the run's effect, {float(att['estimate']):g} on a baseline of {b:g}, is a relative change of "
+            f"{float(att['estimate']) / b:+.0%}: below -100 %, too imprecise to apply (more territories or a longer "
+            "follow-up would narrow it).")
     se = rel(att.get("se"))
     if se is None:
         se = _se_from_interval(rel(att.get("ci_low")), rel(att.get("ci_high")), level)
