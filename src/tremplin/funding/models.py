@@ -68,6 +68,7 @@ class Plan:
     _payments: Callable[[np.ndarray], np.ndarray]
     _terms: Callable[[], Terms]
     details: dict = field(default_factory=dict)
+    internals: dict = field(default_factory=dict)  # arrays behind the details (caps, benchmarks...), not in the JSON
     _cached_terms: Terms | None = None
 
     def payments(self, effects) -> np.ndarray:
@@ -132,6 +133,11 @@ def _national_growth(pop: Population, year_a: int, year_b: int, mask: np.ndarray
     ra = _per_person(pop, year_a, mask).sum() / max(pop.exposure[year_a].sum(), 1e-12)
     rb = _per_person(pop, year_b, mask).sum() / max(pop.exposure[year_b].sum(), 1e-12)
     return float(rb / ra - 1.0) if ra > 0 else 0.0
+
+
+def _ratio(a: float, b: float, default: float = 1.0) -> float:
+    """a / b, or `default` when b is zero or either is not a number (a year without spending)."""
+    return float(a / b) if b and math.isfinite(a) and math.isfinite(b) and b > 0 else default
 
 
 def _by_org(value, pop: Population, default: float, name: str) -> np.ndarray:
@@ -346,7 +352,8 @@ class Capitation(Model):
             "replaced_fee_for_service": float(_ffs(pop, covered)[0].sum()),
         }
         return Plan(self.name, k, lambda e: _linear_payments(a0 + capitation, a1, e),
-                    lambda: Terms(k).linear(np.arange(k), a0 + capitation, a1), details)
+                    lambda: Terms(k).linear(np.arange(k), a0 + capitation, a1), details,
+                    {"capitation": capitation, "limit": limit, "gross": gross, "ffs": (a0, a1)})
 
 
 # -- IPEP -------------------------------------------------------------------------------------------------------
@@ -432,7 +439,8 @@ class SharedSavingsIPEP(Model):
     receives that amount times its patients, gated by its quality score. Expected = risk score × the population's
     mean spending per person-year × share of the year observed; observed = the patients' spending with the effect;
     reference growth = the population's spending growth per person-year from the reference year, applied to the
-    patients' reference-year spending (observed growth: their spending with the effect minus that reference).
+    patients' reference-year spending per year observed (observed growth: their spending with the effect minus
+    that reference; patients without a reference year count in the gap term only).
     With `level="group"` (default, as the cahier des charges) the floors apply to the group's totals; with
     `level="patient"` to every patient's terms, a bonus that a group's overall overspending does not cancel.
     """
@@ -474,7 +482,7 @@ class SharedSavingsIPEP(Model):
         alpha = pop.affected()[idx]
         growth = self.reference_growth
         if growth is None:
-            growth = pop.national_rate(-1) / pop.national_rate(ref) - 1 if ref != len(pop.years) - 1 else 0.0
+            growth = _ratio(pop.national_rate(-1), pop.national_rate(ref)) - 1 if ref != len(pop.years) - 1 else 0.0
         hist = pop.exposure[ref][idx] > 0 if ref != len(pop.years) - 1 else np.zeros(len(idx), bool)
         prev = pop.spending(ref)[idx]
         exp_ref = pop.exposure[ref][idx]
@@ -486,24 +494,19 @@ class SharedSavingsIPEP(Model):
                 "none": np.ones(k)}[self.gating]
         a0, a1 = _ffs(pop)
         cs, cg, cv = self.c_share, self.c_gap, self.c_growth
-        # X = expected - observed(E), Y = growth reference - observed(E), linear in E: p + q E
+        # X = expected - observed(E), Y = growth reference - observed(E), linear in E: p + q E; the growth
+        # reference of a patient: reference-year spending per year observed x (1 + growth) x this year's exposure
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reference = np.where(hist, pop.exposure[-1][idx] * prev / np.maximum(exp_ref, 1e-300) * (1 + growth), 0.0)
         if self.level == "group":
             x_p = np.bincount(team, expected - obs0, minlength=k)
             x_q = -np.bincount(team, alpha, minlength=k)
-            py_h = np.bincount(team[hist], pop.exposure[-1][idx][hist], minlength=k)
-            prev_h = np.bincount(team[hist], prev[hist], minlength=k)
-            expref_h = np.bincount(team[hist], exp_ref[hist], minlength=k)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                reference = np.where(expref_h > 0, py_h * prev_h / expref_h * (1 + growth), 0.0)
-            y_p = reference - np.bincount(team[hist], obs0[hist], minlength=k)
+            y_p = np.bincount(team[hist], reference[hist] - obs0[hist], minlength=k)
             y_q = -np.bincount(team[hist], alpha[hist], minlength=k)
-            y_on = expref_h > 0
+            y_on = np.bincount(team[hist], minlength=k) > 0
             owner = np.arange(k)
         else:
             x_p, x_q = expected - obs0, -alpha
-            with np.errstate(divide="ignore", invalid="ignore"):
-                reference = np.where(hist, pop.exposure[-1][idx] * prev / np.maximum(exp_ref, 1e-300) * (1 + growth),
-                                     0.0)
             y_p, y_q, y_on = reference - obs0, -alpha, hist
             owner = team
         w = gate[owner] * cs
@@ -523,7 +526,7 @@ class SharedSavingsIPEP(Model):
         details = {"patients": int(len(idx)), "reference_growth": growth, "level": self.level,
                    "mean_quality": float(quality[np.unique(team)].mean()) if len(idx) else None,
                    "quality_targets": deciles}
-        return Plan(self.name, k, payments, terms, details)
+        return Plan(self.name, k, payments, terms, details, {"ffs": (a0, a1)})
 
 
 # -- MSSP -------------------------------------------------------------------------------------------------------
@@ -667,7 +670,8 @@ class SharedSavingsMSSP(Model):
             amount = np.bincount(aco[obs_y], pop.spending(y)[obs_y], minlength=n_aco)
             r_y = np.bincount(aco[obs_y], (risk.scores(pop, y) * pop.exposure[y])[obs_y], minlength=n_aco)
             with np.errstate(divide="ignore", invalid="ignore"):
-                pc = np.where(py > 0, amount / py * (nat_perf / pop.national_rate(y)) * (r_perf / (r_y / py)), np.nan)
+                trend = _ratio(nat_perf, pop.national_rate(y), default=np.nan)
+                pc = np.where(py > 0, amount / py * trend * (r_perf / (r_y / py)), np.nan)
             weights.append(w)
             per_year.append(pc)
         if not per_year:
@@ -733,7 +737,9 @@ class SharedSavingsMSSP(Model):
             "minimum_savings_rate": {"min": float(msr[active].min()), "max": float(msr[active].max())}
             if active.any() else None,
         }
-        return Plan(self.name, k, payments, terms, details)
+        internals = {"benchmark": benchmark, "active": active, "ffs": (a0, a1), "payee": payee,
+                     "payee_share": payee_share}
+        return Plan(self.name, k, payments, terms, details, internals)
 
 
 # -- Bundles ----------------------------------------------------------------------------------------------------
@@ -788,7 +794,7 @@ class BundledEpisodes(Model):
             scores = np.vstack([risk.scores(pop, y) for y in range(len(pop.years))])
             r_e = scores[ep.year, ep.person]
             nat = np.array([pop.national_rate(y) for y in range(len(pop.years))])
-            trend = pop.national_rate(-1) / nat[ep.year]
+            trend = np.array([_ratio(pop.national_rate(-1), x) for x in nat])[ep.year]
             in_bundle = np.ones(len(ep.categories), bool) if not self.categories else np.array(
                 [any(c.startswith(p) for p in self.categories) for c in ep.categories])
             base = ep.period >= 1
@@ -843,7 +849,7 @@ class BundledEpisodes(Model):
             "reconciliation_without_effect": float(r0.sum()),
             "episode_period": list(ep.periods[0]) if not empty else None,
         }
-        return Plan(self.name, k, payments, terms, details)
+        return Plan(self.name, k, payments, terms, details, {"target": (t0, t1), "ffs": (a0, a1)})
 
 
 # -- Personal budget --------------------------------------------------------------------------------------------
@@ -929,7 +935,7 @@ class PersonalBudget(Model):
 
         details = {"eligible_patients": int(len(idx)), "budgets": float(budget.sum()),
                    "spending_without_effect": float(s0.sum()), "revaluation": rev, "pooling": self.pooling}
-        return Plan(self.name, k, payments, terms, details)
+        return Plan(self.name, k, payments, terms, details, {"ffs": (a0, a1), "budgets": budget})
 
 
 # -- Margin sharing ---------------------------------------------------------------------------------------------

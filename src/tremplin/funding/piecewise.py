@@ -226,24 +226,23 @@ class Piecewise:
         return start, end, self(mid), slope
 
     def largest_crossing(self, target: float, lo: float, hi: float) -> tuple[float | None, str]:
-        """The largest E in [lo, hi] where f(E) = target ("root"), else the largest jump of f across the target
-        ("jump"), else (None, "above") when f > target on all of [lo, hi] or (None, "below") when f < target."""
+        """The largest E in [lo, hi] where f crosses `target`: a root ("root") or a jump across it ("jump"); else
+        (None, "above") when f > target on all of [lo, hi], (None, "below") when f < target."""
         start, end, at_mid, slope = self.segments(lo, hi)
+        mid = 0.5 * (start + end)
         with np.errstate(divide="ignore", invalid="ignore"):
-            root = np.where(slope != 0, (0.5 * (start + end)) + (target - at_mid) / slope, np.nan)
-        flat_hit = (slope == 0) & (at_mid == target)
-        root = np.where(flat_hit, end, root)
+            root = np.where(slope != 0, mid + (target - at_mid) / slope, np.nan)
+        root = np.where((slope == 0) & (at_mid == target), end, root)
         ok = np.isfinite(root) & (root >= start) & (root <= end)
-        if ok.any():
-            return float(root[ok].max()), "root"
-        # a discontinuity across the target: compare the sides of every inner edge
-        left = at_mid[:-1] + slope[:-1] * (end[:-1] - 0.5 * (start[:-1] + end[:-1]))
-        right = at_mid[1:] + slope[1:] * (start[1:] - 0.5 * (start[1:] + end[1:]))
+        best_root = float(root[ok].max()) if ok.any() else -np.inf
+        # a discontinuity across the target: compare the two sides of every inner edge
+        left = at_mid[:-1] + slope[:-1] * (end[:-1] - mid[:-1])
+        right = at_mid[1:] + slope[1:] * (start[1:] - mid[1:])
         cross = (left - target) * (right - target) < 0
-        if cross.any():
-            return float(start[1:][cross].max()), "jump"
-        values = self(np.array([lo, hi]))
-        return None, "above" if values.min() > target else "below"
+        best_jump = float(start[1:][cross].max()) if cross.any() else -np.inf
+        if best_root == -np.inf and best_jump == -np.inf:
+            return None, "above" if at_mid.min() > target else "below"
+        return (best_root, "root") if best_root >= best_jump else (best_jump, "jump")
 
 
 def loss_intervals(canon: Canonical, reference: np.ndarray, *, owners: np.ndarray | None = None,

@@ -421,7 +421,7 @@ def load_population(data_dir: str | Path, *, outcome: str = DEFAULT_OUTCOME, per
                      "no low-income cover.")
     if providers is None:
         notes.append("no providers table: each provider is its own organisation, sector unknown.")
-    team = _teams(declared, l_pid, l_org, l_setting, l_year, len(pid), len(org_names), kinds)
+    team = _teams(declared, l_pid, l_org, l_setting, lines["events"].to_numpy(), len(pid), len(org_names))
     antidiabetic = np.isin(pid, anti_ids)
     pop = Population.build(
         years=years, person_id=pid, birth_year=persons["birth_year"].to_numpy().astype(np.int64), exposure=exposure,
@@ -554,7 +554,7 @@ def _organisation_info(providers, org_names: list[str], org_setting) -> tuple[li
     return [sectors[o] for o in org_names], [kinds[o] for o in org_names], [names[o] for o in org_names]
 
 
-def _teams(declared, l_pid, l_org, l_setting, l_year, n: int, k: int, kinds) -> np.ndarray:
+def _teams(declared, l_pid, l_org, l_setting, l_events, n: int, k: int) -> np.ndarray:
     """Registered team: the declared GP's organisation when the data declare GPs (`person_status`), else the
     organisation of the person's most outpatient visits."""
     if declared is not None:
@@ -564,7 +564,7 @@ def _teams(declared, l_pid, l_org, l_setting, l_year, n: int, k: int, kinds) -> 
     if outpatient.any():
         key = l_pid[outpatient] * k + l_org[outpatient]
         uniq, inverse = np.unique(key, return_inverse=True)
-        visits = np.bincount(inverse, minlength=len(uniq))
+        visits = np.bincount(inverse, l_events[outpatient], minlength=len(uniq))
         persons, orgs = uniq // k, uniq % k
         # most visits first, then the lowest organisation index
         order = np.lexsort((orgs, -visits, persons))
