@@ -179,6 +179,10 @@ def test_effect_from_estimate_json_and_from_a_platform_run():
     draws = effect_from_json({**estimate, "att": {**estimate["att"], "draws": [-0.05, -0.07]}}, baseline=0.5)
     assert draws.distribution == "bootstrap"
     assert set(np.round(draws.sample(50, np.random.default_rng(0)), 6)) == {-0.1, -0.14}
+    boot = effect_from_json({**run, "bootstrap_draws": [-0.06, -0.072]})  # ATT scale, over the headline baseline
+    assert boot.distribution == "bootstrap" and sorted(boot.draws) == pytest.approx([-0.12, -0.1])
+    with pytest.raises(FundingInputError, match="list of numbers"):
+        effect_from_json({**run, "bootstrap_draws": ["a"]})
     with pytest.raises(FundingInputError, match="below -100 %"):
         effect_from_json({**estimate, "att": {"estimate": -0.8}}, baseline=0.5)
     with pytest.raises(FundingInputError, match="allowed values: avoidable_hospitalisations"):

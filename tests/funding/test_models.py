@@ -262,6 +262,24 @@ def test_risk_score_has_mean_one_over_the_reference_population(region):
     assert scores[pop.conditions.any(axis=1)].mean() > scores[~pop.conditions.any(axis=1)].mean()
 
 
+def test_risk_coefficients_are_the_weighted_least_squares_fit_of_statsmodels(region):
+    import statsmodels.api as sm
+
+    from tremplin.funding import load_population
+    from tremplin.funding.risk import features, reference_index
+
+    pop = load_population(region)
+    ref = reference_index(pop)
+    w = pop.exposure[ref]
+    sel = w > 0
+    x, names = features(pop, ref)
+    # independent reference: statsmodels' WLS of the amount per year observed, weighted by the share observed
+    fit = sm.WLS(pop.spending(ref)[sel] / w[sel], x[sel], weights=w[sel]).fit()
+    model = risk_model(pop)
+    assert model.names == names and "low_income" in names
+    np.testing.assert_allclose(model.coefficients, fit.params, rtol=1e-7, atol=1e-6)
+
+
 @pytest.mark.parametrize(("name", "params", "message"), [
     ("magic", {}, "allowed values: ffs, capitation, ipep, mssp, bundle, personal_budget"),
     ("capitation", {"scope": "kids"}, "allowed values: all, 65+, diabetics, long_term_condition"),

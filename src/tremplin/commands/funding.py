@@ -27,11 +27,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tremplin.commands.data import _progress
+from tremplin.commands.estimate import write_figures_html
+from tremplin.engine.errors import EngineInputError
+
 FORMATS = ("text", "json")
 RESERVED = ("sharing", "performance_year", "territories")
 
 console = Console(stderr=True)
 out = Console()
+
+
+def _lib():
+    """The funding library, imported when a funding command runs: it loads Ibis and DuckDB, which every other
+    `tremplin` command (all registered at start-up) would otherwise pay for."""
+    import tremplin.funding as funding  # noqa: PLC0415 -- slow import
+
+    return funding
 
 
 def _fail(message: str) -> None:
@@ -77,12 +89,9 @@ def _emit(result: dict, format_: str, text: Any) -> None:
 
 def _scenario(data_dir: Path, model: str, params: Path | None, outcome: str, programme_cost: float):
     """Load the population (Rich progress) and build the scenario; FundingInputError exits 2 upstream."""
-    from tremplin.commands.data import _progress
-    from tremplin.funding import MODEL_NAMES, Scenario, build_model, build_sharing, load_population
-    from tremplin.funding.population import EFFECT_OUTCOMES
-
-    _choice("model", model, MODEL_NAMES)
-    _choice("outcome", outcome, EFFECT_OUTCOMES)
+    funding = _lib()
+    _choice("model", model, funding.MODEL_NAMES)
+    _choice("outcome", outcome, funding.EFFECT_OUTCOMES)
     spec = {} if params is None else _read_json(params, "parameters")
     if not isinstance(spec, dict):
         _fail(f"parameters file {params} must hold one JSON object.")
@@ -90,7 +99,7 @@ def _scenario(data_dir: Path, model: str, params: Path | None, outcome: str, pro
     reserved = {key: spec.pop(key) for key in RESERVED if key in spec}
     if "programme_cost" in spec:
         _fail("give the programme cost with --programme-cost, not in the parameters file.")
-    model_obj = build_model(model, spec)
+    model_obj = funding.build_model(model, spec)
     window = getattr(model_obj, "window_days", None)
     territories = reserved.get("territories")
     if territories is not None and (not isinstance(territories, list) or not all(
@@ -101,17 +110,15 @@ def _scenario(data_dir: Path, model: str, params: Path | None, outcome: str, pro
         _fail(f"performance_year must be a year (integer), got {year!r}.")
     with _progress("Reading the care data") as progress:
         kwargs = {"episode_window_days": window} if window else {}
-        pop = load_population(data_dir, outcome=outcome, performance_year=year, territories=territories,
+        pop = funding.load_population(data_dir, outcome=outcome, performance_year=year, territories=territories,
                               progress=progress, **kwargs)
-    return Scenario(pop, model_obj, build_sharing(reserved.get("sharing")), float(programme_cost))
+    return funding.Scenario(pop, model_obj, funding.build_sharing(reserved.get("sharing")), float(programme_cost))
 
 
 def _effect(effect: float | None, effect_se: float | None, run: Path | None, outcome: str | None, data_dir: Path,
             *, required: bool):
     """The effect from the options or a run file; returns (Effect or None, outcome)."""
-    from tremplin.funding import Effect, effect_from_json, treated_baseline
-    from tremplin.funding.population import DEFAULT_OUTCOME
-
+    funding = _lib()
     if run is not None:
         if effect is not None or effect_se is not None:
             _fail("give either --run or --effect/--effect-se, not both.")
@@ -123,19 +130,17 @@ def _effect(effect: float | None, effect_se: float | None, run: Path | None, out
             _fail(f"--outcome {outcome} differs from the run's outcome {run_outcome}.")
         baseline = None
         if "headline" not in doc and doc.get("baseline") is None and isinstance(doc.get("att"), dict):
-            from tremplin.funding.population import EFFECT_OUTCOMES
-
-            _choice("outcome", run_outcome or "", EFFECT_OUTCOMES)
-            baseline = treated_baseline(data_dir, run_outcome, n_units=doc.get("n_units"),
+            _choice("outcome", run_outcome or "", funding.EFFECT_OUTCOMES)
+            baseline = funding.treated_baseline(data_dir, run_outcome, n_units=doc.get("n_units"),
                                         n_periods=doc.get("n_periods"))
-        e = effect_from_json(doc, baseline=baseline, source=str(run))
+        e = funding.effect_from_json(doc, baseline=baseline, source=str(run))
         return e, e.outcome
-    outcome = outcome or DEFAULT_OUTCOME
+    outcome = outcome or funding.DEFAULT_OUTCOME
     if effect is None:
         if required:
             _fail("give the effect with --effect E (a relative change, e.g. -0.12) or --run RESULT.json.")
         return None, outcome
-    return Effect(estimate=float(effect), se=effect_se, outcome=outcome), outcome
+    return funding.Effect(estimate=float(effect), se=effect_se, outcome=outcome), outcome
 
 
 def _money(x: float | None) -> str:
@@ -158,11 +163,10 @@ def _summary_table(d: dict, title: str) -> Table:
 
 def models(format_: str = typer.Option("text", "--format", help="text | json.")) -> None:
     """List the payment models and their parameters with defaults and sources."""
-    from tremplin.funding import MODELS
-    from tremplin.funding.models import MarginSharing, describe
-
+    funding = _lib()
     _choice("format", format_, FORMATS)
-    doc = {"models": [m.describe() for m in MODELS.values()], "sharing": describe(MarginSharing)}
+    doc = {"models": [m.describe() for m in funding.MODELS.values()],
+           "sharing": funding.models.describe(funding.MarginSharing)}
     if format_ == "json":
         _emit(doc, format_, "")
         return
@@ -177,8 +181,6 @@ def models(format_: str = typer.Option("text", "--format", help="text | json."))
 
 def register(app: typer.Typer) -> None:
     """Add the `funding` command group to the `tremplin` application."""
-    from tremplin.engine.errors import EngineInputError
-
     group = typer.Typer(name="funding", no_args_is_help=True,
                         help="Payment models on a care dataset and an evaluated effect: who pays, who gains, "
                              "break-even, Monte Carlo, sensitivity.")
@@ -203,13 +205,11 @@ def register(app: typer.Typer) -> None:
         format_: str = format_opt,
     ) -> None:
         """Apply a model before and after the effect: payer cost, provider revenue, net savings."""
-        from tremplin.funding import simulate
-
         _choice("format", format_, FORMATS)
         try:
             eff, outcome = _effect(effect, None, run, outcome, data_dir, required=False)
             scenario = _scenario(data_dir, model, params, outcome, programme_cost)
-            result = simulate(scenario, eff if eff is not None else 0.0).to_dict()
+            result = _lib().simulate(scenario, eff if eff is not None else 0.0).to_dict()
         except EngineInputError as exc:
             _fail(str(exc))
         e = result["effect"]["estimate"]
@@ -222,13 +222,10 @@ def register(app: typer.Typer) -> None:
         outcome: str | None = outcome_opt, params: Path | None = params_opt, format_: str = format_opt,
     ) -> None:
         """The effect at which the model covers the programme's cost (relative, and avoided events per day)."""
-        from tremplin.funding import breakeven
-        from tremplin.funding.population import DEFAULT_OUTCOME
-
         _choice("format", format_, FORMATS)
         try:
-            scenario = _scenario(data_dir, model, params, outcome or DEFAULT_OUTCOME, programme_cost)
-            result = breakeven(scenario).to_dict()
+            scenario = _scenario(data_dir, model, params, outcome or _lib().DEFAULT_OUTCOME, programme_cost)
+            result = _lib().breakeven(scenario).to_dict()
         except EngineInputError as exc:
             _fail(str(exc))
         b = result["breakeven"]
@@ -254,9 +251,6 @@ def register(app: typer.Typer) -> None:
         programme_cost: float = cost_opt, format_: str = format_opt,
     ) -> None:
         """Distribution of net savings over the effect's uncertainty: P(payer saves), P(some provider loses)."""
-        from tremplin.commands.data import _progress
-        from tremplin.funding import montecarlo
-
         _choice("format", format_, FORMATS)
         if draws < 1:
             _fail(f"--draws must be at least 1 (got {draws}).")
@@ -269,7 +263,7 @@ def register(app: typer.Typer) -> None:
                 _fail("ranges file must hold one JSON object {parameter: [low, high]}.")
             scenario = _scenario(data_dir, model, params, outcome, programme_cost)
             with _progress("Monte Carlo") as progress:
-                result = montecarlo(scenario, eff, draws=draws, seed=seed, ranges=ranges_doc,
+                result = _lib().montecarlo(scenario, eff, draws=draws, seed=seed, ranges=ranges_doc,
                                     progress=progress).to_dict()
         except EngineInputError as exc:
             _fail(str(exc))
@@ -293,14 +287,12 @@ def register(app: typer.Typer) -> None:
                                          "(self-contained)."),
     ) -> None:
         """Tornado: net savings at the low and high ends of each main parameter."""
-        from tremplin.commands.estimate import write_figures_html
-        from tremplin.funding import sensitivity
-
         _choice("format", format_, FORMATS)
         try:
             eff, outcome = _effect(effect, effect_se, run, outcome, data_dir, required=True)
             scenario = _scenario(data_dir, model, params, outcome, programme_cost)
-            res = sensitivity(scenario, eff)
+            with _progress("Sensitivity") as progress:
+                res = _lib().sensitivity(scenario, eff, progress=progress)
         except EngineInputError as exc:
             _fail(str(exc))
         result = res.to_dict()

@@ -39,9 +39,10 @@ from tremplin.funding.models import (
     build_sharing,
     minimum_savings_rate,
 )
-from tremplin.funding.population import EFFECT_OUTCOMES, Population, load_population
+from tremplin.funding.population import DEFAULT_OUTCOME, EFFECT_OUTCOMES, Population, load_population
 
 __all__ = [
+    "DEFAULT_OUTCOME",
     "EFFECT_OUTCOMES",
     "MODELS",
     "MODEL_NAMES",

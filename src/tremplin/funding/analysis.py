@@ -31,6 +31,10 @@ LOSS_TOLERANCE = 0.01
 """An organisation loses when it receives more than one cent less than under the status quo."""
 PROGRAMME = "programme"
 QUANTILES = (0.05, 0.5, 0.95)
+"""Quantiles of the Monte Carlo's net savings: the CLI contract of issue 14."""
+PARAMETER_SETS = 50
+"""Parameter vectors drawn by a Monte Carlo over parameter ranges (each draw of the effect uses one, in turn): a
+modelling choice of Tremplin, enough for the spread of net savings while every vector re-applies the model."""
 SHARED_CHUNK = 2_000_000  # owner × draw cells per block when checking the losses of margin-sharing participants
 
 
@@ -270,7 +274,7 @@ def _parameter_sets(model: Model, ranges: dict[str, Any], n: int, rng: np.random
 
 
 def montecarlo(scenario: Scenario, effect: Effect, *, draws: int, seed: int, ranges: dict[str, Any] | None = None,
-               parameter_sets: int = 50, progress: Progress | None = None) -> MonteCarloResult:
+               parameter_sets: int = PARAMETER_SETS, progress: Progress | None = None) -> MonteCarloResult:
     """Distribution of net savings over the effect's uncertainty (and optionally uniform parameter ranges).
 
     Effects are drawn from `np.random.default_rng(seed)` (normal with the effect's SE, or its bootstrap draws
@@ -330,17 +334,21 @@ class SensitivityResult:
         return self.data
 
     def figure(self):
-        from tremplin.funding.plots import tornado
+        from tremplin.funding.plots import tornado  # noqa: PLC0415 -- slow import
 
         return tornado(self.data)
 
 
-def sensitivity(scenario: Scenario, effect: Effect) -> SensitivityResult:
+def sensitivity(scenario: Scenario, effect: Effect, *, progress: Progress | None = None) -> SensitivityResult:
     """Net savings when each main parameter moves to the low and high ends of its range (a tornado).
 
     Ranges: each model's parameters with a `sensitivity` range in their metadata, the effect's interval (or
     ±50 % of the estimate without one) and the programme cost ±25 % when there is one; others at their values.
+    These ranges are modelling choices of Tremplin (no regulatory value); each model parameter's range is listed
+    by `tremplin funding models` (`sensitivity_range`). Every value is the exact net savings of the model re-applied
+    with that one parameter changed.
     """
+    progress = progress or _noop
     base_net = float(scenario.net_savings(np.array([effect.estimate]))[0])
     rows = []
     interval = effect.interval() or (effect.estimate * 1.5, effect.estimate * 0.5)
@@ -352,10 +360,10 @@ def sensitivity(scenario: Scenario, effect: Effect) -> SensitivityResult:
         c = scenario.programme_cost
         rows.append({"parameter": "programme_cost", "base": c, "low": 0.75 * c, "high": 1.25 * c,
                      "net_savings_low": base_net + 0.25 * c, "net_savings_high": base_net - 0.25 * c})
-    for f in dataclasses.fields(scenario.model):
-        rng_ = f.metadata.get("sensitivity")
-        if not rng_:
-            continue
+    varied = [f for f in dataclasses.fields(scenario.model) if f.metadata.get("sensitivity")]
+    for i, f in enumerate(varied):
+        progress(i / max(len(varied), 1), f"Varying {f.name}")
+        rng_ = f.metadata["sensitivity"]
         values = []
         for v in rng_:
             sub = Scenario(scenario.population, dataclasses.replace(scenario.model, **{f.name: v}), scenario.sharing,
@@ -366,6 +374,7 @@ def sensitivity(scenario: Scenario, effect: Effect) -> SensitivityResult:
     for r in rows:
         r["swing"] = abs(r["net_savings_high"] - r["net_savings_low"])
     rows.sort(key=lambda r: -r["swing"])
+    progress(1.0, f"{len(rows)} parameters varied")
     data = _common(scenario, effect.estimate, effect.to_dict())
     data["sensitivity"] = {"base_net_savings": base_net, "parameters": rows}
     return SensitivityResult(data)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -64,9 +65,7 @@ class Effect:
         if self.ci_low is not None and self.ci_high is not None:
             return float(self.ci_low), float(self.ci_high)
         if self.se:
-            from scipy.stats import norm
-
-            z = float(norm.ppf(0.5 + self.level / 2))
+            z = NormalDist().inv_cdf(0.5 + self.level / 2)
             return self.estimate - z * self.se, self.estimate + z * self.se
         return None
 
@@ -79,9 +78,17 @@ class Effect:
 def _se_from_interval(low, high, level) -> float | None:
     if low is None or high is None:
         return None
-    from scipy.stats import norm
+    return (float(high) - float(low)) / (2 * NormalDist().inv_cdf(0.5 + level / 2))
 
-    return (float(high) - float(low)) / (2 * float(norm.ppf(0.5 + level / 2)))
+
+def _draws(doc: dict[str, Any]) -> list | None:
+    """Bootstrap draws of the ATT (outcome scale) when the result carries them: `att.draws` or `bootstrap_draws`."""
+    att = doc.get("att") if isinstance(doc.get("att"), dict) else {}
+    draws = att.get("draws") or doc.get("bootstrap_draws")
+    if draws is not None and (not isinstance(draws, list) or not all(
+            isinstance(d, int | float) and not isinstance(d, bool) for d in draws)):
+        raise FundingInputError("the run's bootstrap draws must be a list of numbers.")
+    return draws or None
 
 
 def effect_from_json(doc: dict[str, Any], *, baseline: float | None = None, source: str = "run") -> Effect:
@@ -100,8 +107,11 @@ def effect_from_json(doc: dict[str, Any], *, baseline: float | None = None, sour
         se = doc.get("se")
         rel_se = float(se) / float(base) if se is not None and base else _se_from_interval(
             headline.get("relative_ci_low"), headline.get("relative_ci_high"), level)
+        draws = _draws(doc)
         return Effect(estimate=float(headline["relative"]), se=rel_se, ci_low=headline.get("relative_ci_low"),
-                      ci_high=headline.get("relative_ci_high"), outcome=outcome, level=level, source=source)
+                      ci_high=headline.get("relative_ci_high"),
+                      draws=np.asarray(draws, float) / float(base) if draws and base else None, outcome=outcome,
+                      level=level, source=source)
     att = doc.get("att")
     if not isinstance(att, dict) or att.get("estimate") is None:
         raise FundingInputError("the run file has no effect: expected `att.estimate` (tremplin estimate --format "
@@ -124,7 +134,7 @@ def effect_from_json(doc: dict[str, Any], *, baseline: float | None = None, sour
     se = rel(att.get("se"))
     if se is None:
         se = _se_from_interval(rel(att.get("ci_low")), rel(att.get("ci_high")), level)
-    draws = att.get("draws") or doc.get("bootstrap_draws")
+    draws = _draws(doc)
     return Effect(estimate=float(att["estimate"]) / b, se=se, ci_low=rel(att.get("ci_low")),
                   ci_high=rel(att.get("ci_high")), draws=None if not draws else np.asarray(draws, float) / b,
                   outcome=outcome, level=level, source=source)
@@ -138,7 +148,7 @@ def treated_baseline(data_dir: str | Path, outcome: str, *, n_units: int | None 
     file), by month, quarter or year: the first with the estimate's numbers of units and periods (the JSON's
     `n_units`, `n_periods`), or the monthly panel when they are not given.
     """
-    from tremplin.engine.panel import build_panel
+    from tremplin.engine.panel import build_panel  # noqa: PLC0415 -- slow import
 
     for period in ("month", "quarter", "year"):
         panel = build_panel(data_dir, unit="territory", period=period, outcomes=[outcome]).to_pandas()

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from tremplin.funding.errors import FundingInputError, check_choice
 from tremplin.funding.piecewise import Terms
-from tremplin.funding.population import SETTINGS, Population
+from tremplin.funding.population import CONDITIONS, SETTINGS, Population
 from tremplin.funding.risk import reference_index, risk_model, similar_rate
 
 Scope = Literal["all", "65+", "diabetics", "long_term_condition"]
@@ -109,8 +109,6 @@ def scope_mask(pop: Population, scope: str) -> np.ndarray:
     if scope == "65+":
         return pop.age(-1) >= 65
     if scope == "diabetics":
-        from tremplin.funding.population import CONDITIONS
-
         return pop.conditions[:, CONDITIONS.index("diabetes")]
     return pop.long_term_condition.copy()
 
@@ -363,8 +361,6 @@ QUALITY_INDICATORS = ("diabetic_treated", "elderly_followed", "emergency_rate")
 
 def _indicator_values(pop: Population, groups: np.ndarray, n_groups: int, members: np.ndarray) -> dict[str, tuple]:
     """Numerator and denominator of each quality indicator per group (performance year, no effect)."""
-    from tremplin.funding.population import CONDITIONS
-
     perf = pop.perf_lines
     out_mask = perf & (pop.line_setting == SETTINGS.index("outpatient"))
     er_mask = perf & (pop.line_setting == SETTINGS.index("emergency"))
@@ -698,6 +694,7 @@ class SharedSavingsMSSP(Model):
         r, cap = self.rates()
         share_rate = np.where(passed, r * quality, 0.0)
         two = self.track == "two_sided"
+        # 42 CFR § 425.610(f): shared loss rate = 1 − the final sharing rate (75 % × quality), within 40–75 %
         loss_rate = np.clip(1 - 0.75 * np.where(passed, quality, 0.0), self.loss_rate_min, self.loss_rate_max)
         p_s, q_s = benchmark - actual0, -alpha  # savings S = p + q E
         a0, a1 = _ffs(pop)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import plotly.graph_objects as go
+
 
 def tornado(result: dict[str, Any]):
     """Tornado chart of a sensitivity result: net savings at each parameter's low and high values."""
-    import plotly.graph_objects as go
-
     sens = result["sensitivity"]
     base = sens["base_net_savings"]
     rows = list(reversed(sens["parameters"]))  # largest swing on top

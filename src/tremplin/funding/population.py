@@ -22,9 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ibis
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from tremplin.engine import schemas
+from tremplin.engine.loaders import open_tables, parquet_dataset
+from tremplin.engine.outcomes import CATALOGUE
 from tremplin.funding.errors import FundingInputError
 
 Progress = Callable[[float, str], None]
@@ -41,6 +47,8 @@ EFFECT_OUTCOMES: tuple[str, ...] = (
 """Outcomes whose effect the models can apply: those of the catalogue counted event by event (a relative change of
 `cost_per_capita` scales every event)."""
 DEFAULT_OUTCOME = "avoidable_hospitalisations"
+"""The outcome an effect changes by default: potentially avoidable hospitalisations, the CLI contract of issue 14
+(and the outcome of the "one hospitalisation a day" question)."""
 DEFAULT_EPISODE_WINDOW = 90
 """Days after discharge in an episode of care: BPCI Advanced clinical episodes run 90 days after the anchor stay
 (CMS, BPCI Advanced Target Price Specifications); the French EDS episodes also follow the patient after discharge."""
@@ -307,11 +315,6 @@ def load_population(data_dir: str | Path, *, outcome: str = DEFAULT_OUTCOME, per
     each provider is its own organisation of sector "unknown", no one has low-income cover, and the long-term
     condition flag is approximated by diabetes or heart failure.
     """
-    import ibis
-
-    from tremplin.engine.loaders import open_tables, parquet_dataset
-    from tremplin.engine.outcomes import CATALOGUE
-
     if outcome not in EFFECT_OUTCOMES:
         raise FundingInputError(f"invalid outcome {outcome!r}; allowed values: {', '.join(EFFECT_OUTCOMES)}.")
     if not 1 <= int(episode_window_days) <= 365:
@@ -320,7 +323,9 @@ def load_population(data_dir: str | Path, *, outcome: str = DEFAULT_OUTCOME, per
     data_dir = Path(data_dir)
     notes: list[str] = []
     with parquet_dataset(data_dir, format=format) as pq_dir:
-        con = ibis.duckdb.connect()
+        # one thread: DuckDB then sums every group in scan order, so the floating-point totals (and the order of
+        # the lines, sorted below) are the same from run to run, and so are the Monte Carlo results of a seed
+        con = ibis.duckdb.connect(threads=1)
         try:
             t = open_tables(con, pq_dir)
             progress(0.05, "Reading persons")
@@ -385,7 +390,7 @@ def load_population(data_dir: str | Path, *, outcome: str = DEFAULT_OUTCOME, per
                 affected=ibis.ifelse(ev.hit, ev.amount, 0.0).sum(),
                 affected_events=ibis.ifelse(ev.hit, 1, 0).sum(),
                 events=ev.count(),
-            ).to_pyarrow()
+            ).order_by(["year", "person_id", "org", "setting"]).to_pyarrow()
             progress(0.55, "Care aggregated by person, organisation and setting")
             perf = ev.filter(ev.year == performance_year)
             anti = perf.filter((perf.setting == "pharmacy") & perf.act_code.startswith("A10"))
@@ -442,9 +447,6 @@ def load_population(data_dir: str | Path, *, outcome: str = DEFAULT_OUTCOME, per
 
 
 def _index_in(column, values: list[str]) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     return pc.index_in(column, value_set=pa.array(values, pa.string())).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -458,16 +460,12 @@ def _optional(con, data_dir: Path, pq_dir: Path, name: str):
             continue
         if found.format == "parquet":
             return con.read_parquet(schemas.parquet_glob(found), table_name=f"tremplin_opt_{name}")
-        import pyarrow.csv as pacsv
-
         schema = schemas.OPTIONAL_SCHEMAS[name]
         table = pacsv.read_csv(found.path, convert_options=pacsv.ConvertOptions(
             column_types={f.name: f.type for f in schema}, strings_can_be_null=True))
         missing = [f.name for f in schema if not f.nullable and f.name not in table.column_names]
         if missing:
             raise FundingInputError(f"{found.path}: missing column(s) {', '.join(missing)}.")
-        import ibis
-
         return ibis.memtable(table)
     return None
 
@@ -478,16 +476,10 @@ def _declared_orgs(status, providers) -> set[str]:
     gp = status.filter(status.gp_provider_id.notnull()).select("gp_provider_id").distinct()
     if providers is not None:
         gp = gp.left_join(providers.select("provider_id", "organisation_id"), gp.gp_provider_id == providers.provider_id)
-        gp = gp.select(org=ibis_coalesce(gp.organisation_id, gp.gp_provider_id))
+        gp = gp.select(org=ibis.coalesce(gp.organisation_id, gp.gp_provider_id))
     else:
         gp = gp.select(org=gp.gp_provider_id)
     return set(gp.to_pyarrow()["org"].to_pylist())
-
-
-def ibis_coalesce(*args):
-    import ibis
-
-    return ibis.coalesce(*args)
 
 
 def _declared(status, providers, pid: np.ndarray, org_index: dict[str, int]) -> np.ndarray:
@@ -495,7 +487,7 @@ def _declared(status, providers, pid: np.ndarray, org_index: dict[str, int]) -> 
     gp = status.select("person_id", "gp_provider_id")
     if providers is not None:
         gp = gp.left_join(providers.select("provider_id", "organisation_id"), gp.gp_provider_id == providers.provider_id)
-        gp = gp.select("person_id", org=ibis_coalesce(gp.organisation_id, gp.gp_provider_id))
+        gp = gp.select("person_id", org=ibis.coalesce(gp.organisation_id, gp.gp_provider_id))
     else:
         gp = gp.select("person_id", org=gp.gp_provider_id)
     table = gp.to_pyarrow()
@@ -576,8 +568,6 @@ def _teams(declared, l_pid, l_org, l_setting, l_events, n: int, k: int) -> np.nd
 def _episodes(con, ev, stays, pid, org_names, years, data_end: dt.date, performance_year: int, window: int,
               notes: list[str]) -> Episodes | None:
     """Episodes of care of the performance period and up to three baseline periods."""
-    import ibis
-
     if stays.num_rows == 0:
         return None
     person = stays["person_id"].to_numpy()
@@ -622,8 +612,6 @@ def _episodes(con, ev, stays, pid, org_names, years, data_end: dt.date, performa
         "e_start": day[idx],
         "e_end": ep_end,
     }
-    import pyarrow as pa
-
     ep = ibis.memtable(pa.table(table))
     joined = ev.join(ep, [ev.person_id == ep.e_person, ev.day >= ep.e_start, ev.day <= ep.e_end])
     sums = joined.group_by("episode").aggregate(

@@ -23,12 +23,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tremplin.funding.population import Population
+from tremplin.funding.population import CONDITIONS, Population
 
 AGE_BANDS: tuple[int, ...] = (0, 18, 40, 55, 65, 75, 85)
-"""Lower bounds of the age bands (years)."""
+"""Lower bounds of the age bands (years): a modelling choice of Tremplin, coarser than the CMS-HCC model's 5-year
+bands (Pope et al. 2004) so that every cell of "similar patients" holds enough persons in a territory's data, with
+the 65 and 75 edges of the PEPS and MSSP populations kept."""
 FLOOR_SHARE = 0.01
+"""Risk predictions are floored at this share of their mean (an additive fit can predict a negative spending for
+the healthiest cells): a modelling choice of Tremplin."""
 MIN_PERSON_YEARS = 30.0
+"""Fewest person-years of a cell of similar patients before its mean is used (else the coarser cell): a modelling
+choice of Tremplin (a mean of fewer than ~30 yearly amounts of skewed care spending is too noisy to price on)."""
 
 
 def reference_index(pop: Population) -> int:
@@ -50,8 +56,6 @@ def features(pop: Population, year_index: int) -> tuple[np.ndarray, tuple[str, .
         names.append(f"age_{AGE_BANDS[b]}+")
     cols.append(pop.female.astype(float))
     names.append("female")
-    from tremplin.funding.population import CONDITIONS
-
     for j, name in enumerate(CONDITIONS):
         cols.append(pop.conditions[:, j].astype(float))
         names.append(name)
@@ -91,14 +95,18 @@ def risk_model(pop: Population) -> RiskModel:
         w = pop.exposure[ref]
         sel = w > 0
         x, names = features(pop, ref)
-        y = np.zeros(pop.n_persons)
-        y[sel] = pop.spending(ref)[sel] / w[sel]
-        sw = np.sqrt(w[sel])
-        coef, *_ = np.linalg.lstsq(x[sel] * sw[:, None], y[sel] * sw, rcond=None)
-        pred = x[sel] @ coef
-        mean = float(np.average(pred, weights=w[sel])) if sel.any() else 1.0
+        # weighted least squares (weight w: share of the year observed; response: amount per year observed, so
+        # w·y is the amount itself) by its normal equations, a (features x features) system; the persons not
+        # observed weigh nothing. A rank-deficient design (a flag nobody has) gets the minimum-norm coefficients,
+        # whose predictions are the unique fit.
+        wy = np.where(sel, pop.spending(ref), 0.0)
+        gram = x.T @ (x * w[:, None])
+        coef, *_ = np.linalg.lstsq(gram, x.T @ wy, rcond=None)
+        pred = x @ coef
+        observed = sel.any()
+        mean = float(np.average(pred, weights=w)) if observed else 1.0
         floor = FLOOR_SHARE * mean if mean > 0 else 1e-9
-        scale = float(np.average(np.maximum(pred, floor), weights=w[sel])) if sel.any() else 1.0
+        scale = float(np.average(np.maximum(pred, floor), weights=w)) if observed else 1.0
         return RiskModel(names=names, coefficients=coef, reference_year=pop.years[ref], scale=scale, floor=floor)
 
     return pop._cached("risk_model", fit)
