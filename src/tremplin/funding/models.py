@@ -293,7 +293,7 @@ class Capitation(Model):
     quality: float | dict = param(1.0, "Quality score in [0, 1] (one value, or per organisation id).", CHOICE,
                                   kind="float_or_map", bounds=(0.0, 1.0))
     cap: float = param(0.20, "Cap over the team's previous fee-for-service income (0.20 = +20 %).",
-                       f"{PEPS}: arrêté du 10 novembre 2022, plafonnement par rapport à la rémunération antérieure",
+                       f"{PEPS}: plafonnement par rapport à la rémunération antérieure (arrêté du 10 novembre 2022)",
                        bounds=(0.0, 10.0), sensitivity=(0.10, 0.30))
     local_factor: float | dict = param(1.0, "Local factor (one value, or per territory id).",
                                        f"{PEPS} adjusts the forfait to the territory; 1.0 is a {CHOICE}",
