@@ -10,6 +10,16 @@ from tremplin.web.accounts.services import membership_create
 TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: counters kept there (rejected API tokens per address) must not
+    leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 def give_totp(user) -> None:
     from allauth.mfa.totp.internal.auth import TOTP
 

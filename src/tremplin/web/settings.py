@@ -191,6 +191,9 @@ MFA_REQUIRED_ROLES = {"admin", "evaluator"}
 # --- axes: throttle failed logins per (username, IP) with a cool-off, never a permanent lockout ---
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+# API tokens: after this many rejected bearer tokens from one address within the window, 429 (accounts.authentication)
+API_TOKEN_FAILURE_LIMIT = int(os.environ.get("API_TOKEN_FAILURE_LIMIT", "20"))
+API_TOKEN_FAILURE_WINDOW_SECONDS = int(os.environ.get("API_TOKEN_FAILURE_WINDOW_SECONDS", "900"))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "tremplin.web.core.security.axes_username"

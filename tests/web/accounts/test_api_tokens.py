@@ -199,3 +199,31 @@ def test_platform_admin_revokes_a_token_in_the_django_admin(client, personas):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert APIClient().get(ORGS, **bearer(key)).status_code == 401
+
+
+def test_an_address_that_keeps_sending_bad_tokens_is_throttled_then_let_back(personas, settings):
+    """The attack: a script tries keys. After API_TOKEN_FAILURE_LIMIT rejections from one address, every bearer
+    request from it gets 429 with Retry-After, a valid key included (or the answer would tell a good guess);
+    another address is not affected; once the window has passed the valid key works again."""
+    from django.core.cache import cache
+
+    settings.API_TOKEN_FAILURE_LIMIT = 3
+    key = api_token_for(personas.member)
+    attacker = APIClient(REMOTE_ADDR="203.0.113.7")
+    for attempt in range(3):
+        assert attacker.get(ORGS, **bearer(f"tpl_guess{attempt}")).status_code == 401
+    blocked = attacker.get(ORGS, **bearer(key))
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) == settings.API_TOKEN_FAILURE_WINDOW_SECONDS
+    assert "results" not in blocked.json()
+    assert APIClient(REMOTE_ADDR="198.51.100.2").get(ORGS, **bearer(key)).status_code == 200
+    cache.delete("tremplin:api-token-failures:203.0.113.7")  # what the window's expiry does
+    assert attacker.get(ORGS, **bearer(key)).status_code == 200
+
+
+def test_requests_without_a_bearer_header_are_not_counted(personas, settings):
+    settings.API_TOKEN_FAILURE_LIMIT = 1
+    client = APIClient(REMOTE_ADDR="203.0.113.8")
+    for _ in range(3):
+        assert client.get(ORGS).status_code == 403
+    assert client.get(ORGS, **bearer(api_token_for(personas.member))).status_code == 200
