@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tremplin.commands.flags import cli_text
 from tremplin.engine.errors import EngineInputError
 
 console = Console(stderr=True)
@@ -38,7 +39,7 @@ def _progress(description: str) -> Iterator[Callable[[float, str], None]]:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]Error:[/bold red] {message}")
+    console.print(f"[bold red]Error:[/bold red] {cli_text(message)}")
     raise typer.Exit(code=2)
 
 
@@ -68,7 +69,7 @@ def generate(
 
     Example: tremplin generate demo --persons 170000 --territories 1000 --years 5 --seed 1 --effect -0.12
     """
-    from tremplin.engine.generator import generate_region
+    from tremplin.engine.generator import generate_region  # noqa: PLC0415 -- slow import
 
     try:
         with _progress("Generating") as progress:
@@ -106,7 +107,7 @@ def validate(
 
     Example: tremplin validate demo --max-errors 50
     """
-    from tremplin.engine.validation import validate_dataset
+    from tremplin.engine.validation import validate_dataset  # noqa: PLC0415 -- slow import
 
     try:
         with _progress("Validating") as progress:
@@ -145,7 +146,7 @@ def panel(
     Example: tremplin panel demo --out panel.parquet --period month --outcomes avoidable_hospitalisations
     then: tremplin estimate panel.parquet --unit unit_id --time period --cohort cohort --outcome avoidable_hospitalisations
     """
-    from tremplin.engine.panel import build_panel
+    from tremplin.engine.panel import build_panel  # noqa: PLC0415 -- slow import
 
     try:
         with _progress("Building the panel") as progress:

@@ -24,12 +24,16 @@ from typing import Any
 
 import typer
 
+from tremplin.commands.flags import cli_text
+from tremplin.engine.errors import EngineInputError
+from tremplin.engine.options import Correlation, choices
+
 FORMATS = ("text", "json")
-CORRELATIONS = ("ar1", "equicorrelated")
+CORRELATIONS = choices(Correlation)
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(f"Error: {cli_text(message)}", err=True)
     raise typer.Exit(code=2)
 
 
@@ -47,9 +51,7 @@ def _clean(obj: Any) -> Any:
 
 
 def _load(path: Path):
-    import pandas as pd
-
-    from tremplin.engine.errors import EngineInputError
+    import pandas as pd  # noqa: PLC0415 -- slow import
 
     if not path.exists():
         raise EngineInputError(f"Panel file not found: {path}")
@@ -107,8 +109,7 @@ def run_power(
     seed: int,
 ) -> dict[str, Any]:
     """Compute the power/duration answer as a JSON-ready dict (raises EngineInputError on bad input)."""
-    from tremplin.engine import power as pw
-    from tremplin.engine.errors import EngineInputError
+    from tremplin.engine import power as pw  # noqa: PLC0415 -- slow import
 
     data = None
     baseline: dict[str, Any] = {}
@@ -245,8 +246,6 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed for --simulate."),
         format_: str = typer.Option("text", "--format", help="text | json."),
     ) -> None:
-        from tremplin.engine.errors import EngineInputError
-
         if format_ not in FORMATS:
             _fail(f"invalid --format {format_!r}; allowed values: {', '.join(FORMATS)}.")
         if correlation not in CORRELATIONS:
