@@ -110,8 +110,8 @@ def test_text_summary():
     [
         (("--cohort", "nope"), "Unknown column 'nope' (cohort)"),
         (("--cohort", "first.treat", "--covariates", "lpop,zz"), "Unknown column 'zz'"),
-        (("--cohort", "first.treat", "--method", "magic"), "allowed values: did, twfe, cs, synth, its"),
-        (("--cohort", "first.treat", "--control", "sometimes"), "allowed values: never, not-yet"),
+        (("--cohort", "first.treat", "--method", "magic"), "Invalid --method 'magic': allowed values are 'did', 'twfe', 'cs', 'synth', 'its'."),
+        (("--cohort", "first.treat", "--control", "sometimes"), "Invalid --control 'sometimes': allowed values are 'never', 'not-yet'."),
         (("--cohort", "first.treat", "--treatment", "treat"), "exactly one of --cohort"),
         (("--treatment", "first.treat"), "must be 0/1; found values 2004, 2006, 2007. A column of first treated"),
     ],

@@ -133,7 +133,7 @@ def test_a_sixth_estimator_registered_by_the_test_reaches_the_command_line(tiny,
     assert res.exit_code == 2 and "Unknown tiny option(s) ['bootstrap']; allowed: seed." in res.stderr
     unregister("tiny")
     res = runner.invoke(app, [*base, "--format", "json"])
-    assert res.exit_code == 2 and "allowed values: did, twfe, cs, synth, its." in res.stderr
+    assert res.exit_code == 2 and "allowed values are 'did', 'twfe', 'cs', 'synth', 'its'." in res.stderr
 
 
 def test_registry_refuses_a_second_name_and_keeps_the_built_ins(tiny):

@@ -24,22 +24,12 @@ from typing import Any
 
 import typer
 
-from tremplin.commands.flags import cli_result, cli_text
+from tremplin.commands.flags import check_flag, cli_result, cli_text, fail
 from tremplin.engine import DEFAULT_METHOD, EngineInputError, Estimator, PanelSpec, estimate, estimators, get_estimator
-from tremplin.engine.options import Control, Estimation, Seasonality, choices
+from tremplin.engine.options import Control, Estimation, Seasonality
 
 FORMATS = ("text", "json")
 FEW_CLUSTERS_WEBB = 12  # below this many clusters the wild bootstrap uses Webb's six-point weights
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {cli_text(message)}", err=True)
-    raise typer.Exit(code=2)
-
-
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        _fail(f"invalid --{name} {value!r}; allowed values: {', '.join(allowed)}.")
 
 
 @dataclass(frozen=True)
@@ -162,16 +152,16 @@ def register(app: typer.Typer) -> None:
 
           tremplin estimate panel.parquet ... --method its --seasonality dummies --format json
         """
-        _check_choice("method", method, _methods())
-        _check_choice("control", control, choices(Control))
-        _check_choice("estimation", estimation, choices(Estimation))
-        _check_choice("format", format_, FORMATS)
-        _check_choice("seasonality", seasonality, choices(Seasonality))
+        check_flag("method", method, _methods())
+        check_flag("control", control, Control)
+        check_flag("estimation", estimation, Estimation)
+        check_flag("format", format_, FORMATS)
+        check_flag("seasonality", seasonality, Seasonality)
         if seasonality != "none" and "seasonality" not in get_estimator(method).options:
             takers = " | ".join(e.name for e in estimators() if "seasonality" in e.options)
-            _fail(f"--seasonality applies to --method {takers} only.")
+            fail(f"--seasonality applies to --method {takers} only.")
         if (cohort is None) == (treatment is None):
-            _fail("give exactly one of --cohort (first treated period) or --treatment (0/1 column).")
+            fail("give exactly one of --cohort (first treated period) or --treatment (0/1 column).")
         covs = tuple(c.strip() for c in covariates.split(",") if c.strip()) if covariates else ()
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -182,7 +172,7 @@ def register(app: typer.Typer) -> None:
                                                      cluster=cluster, weights=weights, bootstrap=bootstrap or None,
                                                      seed=seed, seasonality=seasonality))
         except EngineInputError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if plot is not None:
             n = write_plots_html(result, plot)
             typer.echo(f"{n} plot(s) written to {plot}", err=True)

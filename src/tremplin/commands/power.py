@@ -24,17 +24,11 @@ from typing import Any
 
 import typer
 
-from tremplin.commands.flags import cli_text
+from tremplin.commands.flags import check_flag, fail
 from tremplin.engine.errors import EngineInputError
-from tremplin.engine.options import Correlation, choices
+from tremplin.engine.options import Correlation
 
 FORMATS = ("text", "json")
-CORRELATIONS = choices(Correlation)
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {cli_text(message)}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _clean(obj: Any) -> Any:
@@ -246,10 +240,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed for --simulate."),
         format_: str = typer.Option("text", "--format", help="text | json."),
     ) -> None:
-        if format_ not in FORMATS:
-            _fail(f"invalid --format {format_!r}; allowed values: {', '.join(FORMATS)}.")
-        if correlation not in CORRELATIONS:
-            _fail(f"invalid --correlation {correlation!r}; allowed values: {', '.join(CORRELATIONS)}.")
+        check_flag("format", format_, FORMATS)
+        check_flag("correlation", correlation, Correlation)
         try:
             out = run_power(
                 panel=panel, outcome=outcome, unit=unit, time=time, units=units, treated=treated,
@@ -259,7 +251,7 @@ def register(app: typer.Typer) -> None:
                 simulate=simulate, seed=seed,
             )
         except EngineInputError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if format_ == "json":
             sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
         else:
