@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from tests.estimators.tiny import TINY
+from tests.web.conftest import login_mfa_verified
 from tremplin.engine import register, unregister
 from tremplin.engine.panel import build_panel
 from tremplin.web.evaluations import storage
@@ -42,7 +43,7 @@ def reference_att(data_dir, outcome: str) -> float:
 
 
 def test_a_registered_estimator_is_offered_run_shown_and_served(client, evaluator, plan, dataset, tiny):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     url = reverse("evaluations:run-create", args=[plan.pk])
     assert OPTION in client.get(url).content.decode()
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
