@@ -48,6 +48,9 @@ def test_a_registered_estimator_is_offered_run_shown_and_served(client, evaluato
     assert OPTION in client.get(url).content.decode()
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<option value="tiny">Difference of means (test)</option>' in english
+    # the built-in methods keep the English names the catalogue gave them before the registry did
+    assert '<option value="synth">Synthetic control (one per intervention territory, averaged)</option>' in english
+    assert '<option value="its">Interrupted time series (one regression per cohort, pooled)</option>' in english
 
     response = client.post(url, {"dataset": dataset.pk, "estimator": "tiny", "period": "quarter", "seed": 0})
     run = Run.objects.get()

@@ -147,7 +147,7 @@ BUILT_IN: tuple[Estimator, ...] = (
                       "fr": "Différence de différences échelonnée (Callaway & Sant'Anna)"}),
     Estimator("synth", "tremplin.engine.estimators.synth:synthetic_control", inference="placebo",
               effect_figure="synth_gaps", designs=("synthetic_control",),
-              labels={"en": "Synthetic control (one per treated territory, averaged)",
+              labels={"en": "Synthetic control (one per intervention territory, averaged)",
                       "fr": "Contrôle synthétique (un par territoire expérimentateur, moyenné)"}),
     Estimator("its", "tremplin.engine.estimators.its:interrupted_time_series", effect_figure="its_fit",
               designs=("its",), panel_options=_its_panel_options,
