@@ -19,7 +19,7 @@ out = Console()
 
 
 @contextmanager
-def _progress(description: str) -> Iterator[Callable[[float, str], None]]:
+def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
     """A Rich progress bar driven by the engine's `progress(fraction, message)` callbacks."""
     with Progress(
         SpinnerColumn(),
@@ -72,7 +72,7 @@ def generate(
     from tremplin.engine.generator import generate_region  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress("Generating") as progress:
+        with progress_bar("Generating") as progress:
             result = generate_region(
                 out_dir,
                 persons=persons,
@@ -110,7 +110,7 @@ def validate(
     from tremplin.engine.validation import validate_dataset  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress("Validating") as progress:
+        with progress_bar("Validating") as progress:
             report = validate_dataset(data_dir, format=format, max_errors=max_errors, progress=progress)
     except EngineInputError as exc:
         _fail(str(exc))
@@ -149,7 +149,7 @@ def panel(
     from tremplin.engine.panel import build_panel  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress("Building the panel") as progress:
+        with progress_bar("Building the panel") as progress:
             table = build_panel(
                 data_dir,
                 unit=unit,
