@@ -75,10 +75,16 @@ def _window(data: Path):
     return pc.min(obs["start"]).as_py(), pc.max(obs["end"]).as_py()
 
 
-def worker_tremplin_duckdb(data: Path) -> dict:
-    from tremplin.engine.panel import build_panel
+_BUILDER: dict = {}
 
-    t = build_panel(data, outcomes=COMPARABLE).to_pandas()
+
+def worker_tremplin_duckdb(data: Path) -> dict:
+    from tremplin.engine.panel import PanelBuilder
+
+    # the worker is the caller that builds panels again and again: it keeps one builder (connection and
+    # compiled query) for the whole process, as a service would
+    builder = _BUILDER.setdefault("duckdb", PanelBuilder())
+    t = builder.build(data, outcomes=COMPARABLE).to_pandas()
     return _totals_from_rates(t)
 
 

@@ -98,7 +98,7 @@ def main() -> None:
         t_loo, res_loo = best_of(lambda opts=opts: ours(long, {**opts, "placebo": False}, loo=True), 1)
         print(f"\n[{label}]")
         print(f"  tremplin  full placebo distribution ({1 + res.placebo.units.size} fits): {t_ours:.3f} s; "
-              f"pre-MSPE {res.fit.loss_v:.4f}; ATT {res.att:.3f}; placebo p = {res.placebo.p_value:.3f}")
+              f"pre-MSPE {res.fit.loss_v:.4f}; ATT {res.att.estimate:.3f}; placebo p = {res.placebo.p_value:.3f}")
         print(f"  tremplin  treated + leave-one-out ({1 + res_loo.loo_dropped.size} fits): {t_loo:.3f} s")
         if Synth is None:
             continue
@@ -133,7 +133,7 @@ def main() -> None:
     total = max(sum(v[2] for v in stats.stats.values()), 1e-9)
     cum = {name: v[3] for (_f, _l, name), v in stats.stats.items()}
     print(f"\nProfile of the nested run ({total:.3f} s under the profiler): inner simplex QP "
-          f"(_simplex_ls) {cum.get('_simplex_ls', 0.0) / total:.0%}, outer objective (fun, incl. QP) "
+          f"(simplex_ls) {cum.get('simplex_ls', 0.0) / total:.0%}, outer objective (fun, incl. QP) "
           f"{cum.get('fun', 0.0) / total:.0%}, its gradient (jac, at accepted steps only) "
           f"{cum.get('jac', 0.0) / total:.0%}, outer spectral projected gradient (_spg_simplex, incl. all) "
           f"{cum.get('_spg_simplex', 0.0) / total:.0%}.")

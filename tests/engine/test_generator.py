@@ -125,11 +125,11 @@ def test_chunking_covers_several_chunks(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"years": 1}, "--years"),
-        ({"treated_share": 1.5}, "--treated-share"),
-        ({"outcome": "nope"}, "allowed: avoidable_hospitalisations"),
-        ({"effect": -2.0}, "--effect"),
-        ({"format": "xml"}, "allowed: ours, omop"),
+        ({"years": 1}, "`years`"),
+        ({"treated_share": 1.5}, "`treated_share`"),
+        ({"outcome": "nope"}, "allowed values are 'avoidable_hospitalisations'"),
+        ({"effect": -2.0}, "`effect`"),
+        ({"format": "xml"}, "allowed values are 'ours', 'omop'"),
     ],
 )
 def test_bad_options_are_clear_errors_and_write_nothing(tmp_path, kwargs, message):

@@ -196,7 +196,10 @@ def test_cli_power_json_and_errors(tmp_path: Path) -> None:
     assert text.exit_code == 0 and "Months of follow-up required" in text.stdout
 
     for bad, msg in [
-        (["--units", "40", "--sd", "12", "--baseline-mean", "100", "--format", "xml"], "allowed values: text, json"),
+        (["--units", "40", "--sd", "12", "--baseline-mean", "100", "--format", "xml"],
+         "Invalid --format 'xml': allowed values are 'text', 'json'."),
+        (["--units", "40", "--sd", "12", "--baseline-mean", "100", "--correlation", "spatial"],
+         "Invalid --correlation 'spatial': allowed values are 'ar1', 'equicorrelated'."),
         (["--units", "40", "--sd", "12"], "missing --baseline-mean"),
         (["--units", "40", "--sd", "12", "--baseline-mean", "100", "--treated", "40"], "n_treated < n_units"),
         (["--panel", str(tmp_path / "nope.csv"), "--outcome", "y", "--unit", "u", "--time", "t"], "not found"),

@@ -56,7 +56,7 @@ def test_staggered_synth_recovers_planted_effects_exactly() -> None:
     for fit in res.treated:
         np.testing.assert_allclose(fit.fit.gap, effects[fit.unit], atol=1e-7)
     true_att = np.mean([e[STARTS[u]:].mean() for u, e in effects.items()])
-    assert res.att == pytest.approx(true_att, abs=1e-7)
+    assert res.att.estimate == pytest.approx(true_att, abs=1e-7)
     # event time 0 is -2 for every unit; event time 8 (units with at least 9 post periods: all) is -2.8
     e = dict(zip(res.event_times.tolist(), res.event_gap, strict=True))
     assert e[0] == pytest.approx(-2.0, abs=1e-7) and e[8] == pytest.approx(-2.8, abs=1e-7)
@@ -85,7 +85,7 @@ def test_each_treated_fit_equals_the_single_unit_estimator() -> None:
         alone = df[(df["g"] == 0) | (df["unit"] == fit.unit)]
         single = synthetic_control(alone, **COMMON, placebo=False, leave_one_out=False)
         np.testing.assert_allclose(fit.fit.weights, single.fit.weights, atol=1e-12)
-        assert fit.att == pytest.approx(single.att, abs=1e-12)
+        assert fit.att == pytest.approx(single.att.estimate, abs=1e-12)
 
 
 def test_placebo_averages_equal_brute_force_enumeration() -> None:

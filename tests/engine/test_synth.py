@@ -217,7 +217,7 @@ def test_end_to_end_prop99_placebo_and_loo(long: pd.DataFrame) -> None:
         sub, outcome="cigsale", unit="state", time="Year", cohort="cohort", placebo=False, leave_one_out=False
     )
     assert alone.fit.pre_rmspe == pytest.approx(placebo["pre_rmspe"], rel=1e-9)
-    assert alone.att == pytest.approx(placebo["att"], rel=1e-9, abs=1e-9)
+    assert alone.att.estimate == pytest.approx(placebo["att"], rel=1e-9, abs=1e-9)
 
     # leave-one-out: every donor with weight is dropped once, and the refit matches a fit without it
     assert {x["dropped"] for x in d["leave_one_out"]} == {u for u, w in d["synth"]["weights"].items() if w > 1e-6}
@@ -231,7 +231,7 @@ def test_end_to_end_prop99_placebo_and_loo(long: pd.DataFrame) -> None:
         placebo=False,
         leave_one_out=False,
     )
-    assert refit.att == pytest.approx(first["att"], rel=1e-9)
+    assert refit.att.estimate == pytest.approx(first["att"], rel=1e-9)
 
     text = res.summary()
     assert "California" in text and "p-value" in text
@@ -243,7 +243,7 @@ def test_end_to_end_prop99_placebo_and_loo(long: pd.DataFrame) -> None:
 def test_treatment_column_equals_cohort(long: pd.DataFrame) -> None:
     a = synthetic_control(long, outcome="cigsale", unit="state", time="Year", cohort="cohort", placebo=False)
     b = synthetic_control(long, outcome="cigsale", unit="state", time="Year", treatment="treated", placebo=False)
-    assert a.att == b.att and a.weights == b.weights
+    assert a.att.estimate == b.att.estimate and a.weights == b.weights
 
 
 def test_nested_spec_runs_with_placebos(long: pd.DataFrame) -> None:
@@ -260,7 +260,7 @@ def test_nested_spec_runs_with_placebos(long: pd.DataFrame) -> None:
     assert res.v_method == "nested"
     assert abs(res.fit.v.sum() - 1) < 1e-9 and res.fit.v.min() >= 0
     assert res.placebo is not None and res.placebo.units.size == 38
-    assert -40 < res.att < -10
+    assert -40 < res.att.estimate < -10
 
 
 @pytest.mark.parametrize(
@@ -309,5 +309,5 @@ def test_planted_effect_recovered_exactly() -> None:
     res = synthetic_control(df, outcome="y", unit="unit", time="t", cohort="g", leave_one_out=False)
     np.testing.assert_allclose(res.fit.weights, w_true, atol=1e-8)
     np.testing.assert_allclose(res.fit.gap, effect, atol=1e-7)
-    assert res.att == pytest.approx(effect[start:].mean(), abs=1e-7)
+    assert res.att.estimate == pytest.approx(effect[start:].mean(), abs=1e-7)
     assert res.fit.pre_rmspe < 1e-7

@@ -139,9 +139,9 @@ def test_missing_table_and_cap_with_total(csv_dir, tmp_path):
 
 
 def test_errors_are_reported_not_raised_for_bad_options(parquet_dir):
-    with pytest.raises(EngineInputError, match="allowed: auto, ours, omop"):
+    with pytest.raises(EngineInputError, match="allowed values are 'auto', 'ours', 'omop'"):
         validate_dataset(parquet_dir, format="fhir")
-    with pytest.raises(EngineInputError, match="max-errors"):
+    with pytest.raises(EngineInputError, match="`max_errors`"):
         validate_dataset(parquet_dir, max_errors=0)
 
 

@@ -38,7 +38,7 @@ def read_back(client, users: dict, *, namespaces: tuple[str, ...], detail_urls: 
     assert routes, f"no list route found for {namespaces}"
     problems = []
     for role, user in users.items():
-        login_mfa_verified(client, user)  # admins and evaluators: a session that proved its second factor
+        login_mfa_verified(client, user)  # admins and evaluators need the second factor proved in the session
         for route, expect in routes:
             url = _url(route, {})
             status = client.get(url).status_code

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tremplin.commands.flags import cli_text
 from tremplin.engine.errors import EngineInputError
 
 console = Console(stderr=True)
@@ -18,7 +19,7 @@ out = Console()
 
 
 @contextmanager
-def _progress(description: str) -> Iterator[Callable[[float, str], None]]:
+def progress_bar(description: str) -> Iterator[Callable[[float, str], None]]:
     """A Rich progress bar driven by the engine's `progress(fraction, message)` callbacks."""
     with Progress(
         SpinnerColumn(),
@@ -38,7 +39,7 @@ def _progress(description: str) -> Iterator[Callable[[float, str], None]]:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[bold red]Error:[/bold red] {message}")
+    console.print(f"[bold red]Error:[/bold red] {cli_text(message)}")
     raise typer.Exit(code=2)
 
 
@@ -68,10 +69,10 @@ def generate(
 
     Example: tremplin generate demo --persons 170000 --territories 1000 --years 5 --seed 1 --effect -0.12
     """
-    from tremplin.engine.generator import generate_region
+    from tremplin.engine.generator import generate_region  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress("Generating") as progress:
+        with progress_bar("Generating") as progress:
             result = generate_region(
                 out_dir,
                 persons=persons,
@@ -106,10 +107,10 @@ def validate(
 
     Example: tremplin validate demo --max-errors 50
     """
-    from tremplin.engine.validation import validate_dataset
+    from tremplin.engine.validation import validate_dataset  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress("Validating") as progress:
+        with progress_bar("Validating") as progress:
             report = validate_dataset(data_dir, format=format, max_errors=max_errors, progress=progress)
     except EngineInputError as exc:
         _fail(str(exc))
@@ -145,10 +146,10 @@ def panel(
     Example: tremplin panel demo --out panel.parquet --period month --outcomes avoidable_hospitalisations
     then: tremplin estimate panel.parquet --unit unit_id --time period --cohort cohort --outcome avoidable_hospitalisations
     """
-    from tremplin.engine.panel import build_panel
+    from tremplin.engine.panel import build_panel  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress("Building the panel") as progress:
+        with progress_bar("Building the panel") as progress:
             table = build_panel(
                 data_dir,
                 unit=unit,

@@ -6,116 +6,74 @@
         [--weights W] [--bootstrap N] [--seed S] [--format text|json]
         [--seasonality none|dummies|fourier] [--plot PLOTS.html]
 
-Bad input (unknown column, no treated unit, no control, unbalanced panel where it matters, invalid option)
-exits with code 2 and a one-line message on stderr. `--format json` prints exactly one JSON object.
+The methods are the engine's registered estimators (`tremplin.engine.estimators()`), run through its one
+front door, `tremplin.engine.estimate`. Bad input (unknown column, no treated unit, no control, unbalanced
+panel where it matters, invalid option) exits with code 2 and a one-line message on stderr. `--format json`
+prints exactly one JSON object: the result's `to_dict()`.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import warnings
+from dataclasses import dataclass
 from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
 import typer
 
-METHODS = ("did", "twfe", "cs", "synth", "its")
-CONTROLS = ("never", "not-yet")
-ESTIMATIONS = ("unconditional", "or", "ipw", "dr")
+from tremplin.commands.flags import check_flag, cli_result, cli_text, fail
+from tremplin.engine import DEFAULT_METHOD, EngineInputError, Estimator, PanelSpec, estimate, estimators, get_estimator
+from tremplin.engine.options import Control, Estimation, Seasonality
+
 FORMATS = ("text", "json")
-SEASONALITIES = ("none", "dummies", "fourier")
 FEW_CLUSTERS_WEBB = 12  # below this many clusters the wild bootstrap uses Webb's six-point weights
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code=2)
+@dataclass(frozen=True)
+class MethodFlags:
+    """The flags of `tremplin estimate` that become a method's options."""
+
+    control: str = "never"
+    estimation: str = "dr"
+    covariates: tuple[str, ...] = ()
+    cluster: str | None = None
+    weights: str | None = None
+    bootstrap: int | None = None
+    seed: int = 0
+    seasonality: str = "none"
+
+    def options_for(self, estimator: Estimator, data: Any) -> dict[str, Any]:
+        """The method's options from the flags.
+
+        A flag with a default (--control, --estimation, --cluster, --weights, --seed) is passed to the methods
+        that take it; one the user asked for (--covariates, --bootstrap, --seasonality) is passed to any
+        method, which refuses it when it has no such option. With few clusters the wild bootstrap of the
+        methods that offer it uses Webb's weights.
+        """
+        declared = estimator.options
+        options: dict[str, Any] = {name: getattr(self, name) for name in
+                                   ("control", "estimation", "cluster", "weights", "seed") if name in declared}
+        if self.covariates:
+            options["covariates"] = list(self.covariates)
+        if self.bootstrap:
+            options["bootstrap"] = self.bootstrap
+        if self.seasonality != "none":
+            options["seasonality"] = self.seasonality
+        if (self.bootstrap and "wild_weights" in declared and self.cluster is not None
+                and self.cluster in data.columns and data[self.cluster].nunique() < FEW_CLUSTERS_WEBB):
+            options["wild_weights"] = "webb"
+        return options
 
 
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        _fail(f"invalid --{name} {value!r}; allowed values: {', '.join(allowed)}.")
-
-
-def run_estimate(
-    panel: Path,
-    *,
-    outcome: str,
-    unit: str,
-    time: str,
-    cohort: str | None,
-    treatment: str | None,
-    method: str,
-    control: str,
-    estimation: str,
-    covariates: list[str],
-    cluster: str | None,
-    weights: str | None,
-    bootstrap: int | None,
-    seed: int,
-    seasonality: str = "none",
-) -> Any:
-    """Dispatch to the estimator; returns a result with `summary()` and `to_dict()`."""
-    from tremplin.engine.estimators.panel_input import load_panel
+def run_estimate(panel: Path, *, spec: PanelSpec, method: str, flags: MethodFlags) -> Any:
+    """Read the panel file and run the registered `method` on it; returns an `EstimatorResult`."""
+    from tremplin.engine.estimators.panel_input import load_panel  # noqa: PLC0415 -- slow import
 
     data = load_panel(panel)
-    common = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "treatment": treatment}
-    if method == "cs":
-        from tremplin.engine.estimators.staggered import callaway_santanna
-
-        return callaway_santanna(data, **common, control=control, estimation=estimation, covariates=covariates,
-                                 cluster=cluster, weights=weights, bootstrap=bootstrap, seed=seed)
-    if method in ("twfe", "did"):
-        from tremplin.engine.estimators.twfe import TwoWayFE
-
-        wild = "rademacher"
-        if bootstrap and cluster is not None and data[cluster].nunique() < FEW_CLUSTERS_WEBB:
-            wild = "webb"
-        return TwoWayFE(method=method, bootstrap=bootstrap, wild_weights=wild, seed=seed).fit(
-            data, **common, covariates=covariates, weights=weights, cluster=cluster)
-
-    module_name = {"synth": "tremplin.engine.estimators.synth", "its": "tremplin.engine.estimators.its"}[method]
-    func_name = {"synth": "synthetic_control", "its": "interrupted_time_series"}[method]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            _fail(f"method {method!r} is not available in this installation ({module_name} is missing).")
-        raise
-    func = getattr(module, func_name, None)
-    if func is None:
-        _fail(f"method {method!r} is not available: {module_name}.{func_name} is missing.")
-    options: dict[str, Any] = {}
-    if covariates:
-        options["covariates"] = covariates
-    if bootstrap:
-        options["bootstrap"] = bootstrap
-    if method == "synth":
-        options["seed"] = seed
-    if method == "its" and seasonality != "none":
-        options["seasonality"] = seasonality
-    try:
-        return func(data, **common, **options)
-    except TypeError as exc:
-        if "unexpected keyword" in str(exc):
-            _fail(f"an option is not supported by method {method!r}: {exc}")
-        raise
-
-
-def result_figures(result: Any) -> list[Any]:
-    """The Plotly figures a result offers: event study, group-time, gap and path plots, ITS fit, Bacon."""
-    figures = []
-    for name in ("plot_event_study", "plot_group_time", "plot_gaps", "plot_paths", "plot_fit"):
-        method = getattr(result, name, None)
-        if method is not None:
-            figures.append(method())
-    bacon = getattr(result, "bacon", None)
-    if bacon is not None and hasattr(result, "plot_bacon"):
-        figures.append(result.plot_bacon())
-    return figures
+    return estimate(data, method=method, spec=spec, options=flags.options_for(get_estimator(method), data))
 
 
 PLOTLY_JS = Path(__file__).resolve().parents[1] / "web" / "static" / "tremplin" / "vendor" / "plotly.min.js"
@@ -127,8 +85,8 @@ def write_plots_html(result: Any, path: Path) -> int:
     plotly.js is the platform's vendored basic bundle, embedded: the page opens offline and references no
     CDN (the full bundle shipped with the `plotly` package also carries map code pointing at tile servers).
     """
-    figures = result_figures(result)
-    return write_figures_html(figures, path, title=f"Tremplin — {getattr(result, 'outcome', '')}")
+    figures = list(result.figures().values())
+    return write_figures_html(figures, path, title=f"Tremplin — {result.outcome}")
 
 
 def write_figures_html(figures: list[Any], path: Path, *, title: str) -> int:
@@ -152,11 +110,16 @@ def _keep_group_mode(app: typer.Typer) -> None:
             pass
 
 
+def _methods() -> tuple[str, ...]:
+    return tuple(e.name for e in estimators())
+
+
 def register(app: typer.Typer) -> None:
     _keep_group_mode(app)
+    methods_help = " | ".join(_methods()) + "."
 
     @app.command("estimate")
-    def estimate(
+    def estimate_command(
         panel: Path = typer.Argument(..., help="Long panel file (.csv or .parquet), one row per unit and period."),
         outcome: str = typer.Option(..., "--outcome", help="Outcome column."),
         unit: str = typer.Option(..., "--unit", help="Unit (territory, facility, ...) identifier column."),
@@ -164,7 +127,7 @@ def register(app: typer.Typer) -> None:
         cohort: str | None = typer.Option(
             None, "--cohort", help="Column with each unit's first treated period (0 or empty: never treated)."),
         treatment: str | None = typer.Option(None, "--treatment", help="0/1 treatment column (alternative to --cohort)."),
-        method: str = typer.Option("cs", "--method", help="did | twfe | cs | synth | its."),
+        method: str = typer.Option(DEFAULT_METHOD, "--method", help=methods_help),
         control: str = typer.Option("never", "--control", help="Control group for cs: never | not-yet."),
         estimation: str = typer.Option("dr", "--estimation", help="cs estimation: unconditional | or | ipw | dr."),
         covariates: str | None = typer.Option(None, "--covariates", help="Comma-separated covariate columns."),
@@ -193,33 +156,33 @@ def register(app: typer.Typer) -> None:
 
           tremplin estimate panel.parquet ... --method its --seasonality dummies --format json
         """
-        from tremplin.engine.errors import EngineInputError
-
-        _check_choice("method", method, METHODS)
-        _check_choice("control", control, CONTROLS)
-        _check_choice("estimation", estimation, ESTIMATIONS)
-        _check_choice("format", format_, FORMATS)
-        _check_choice("seasonality", seasonality, SEASONALITIES)
-        if seasonality != "none" and method != "its":
-            _fail("--seasonality applies to --method its only.")
+        check_flag("method", method, _methods())
+        check_flag("control", control, Control)
+        check_flag("estimation", estimation, Estimation)
+        check_flag("format", format_, FORMATS)
+        check_flag("seasonality", seasonality, Seasonality)
+        if seasonality != "none" and "seasonality" not in get_estimator(method).options:
+            takers = " | ".join(e.name for e in estimators() if "seasonality" in e.options)
+            fail(f"--seasonality applies to --method {takers} only.")
         if (cohort is None) == (treatment is None):
-            _fail("give exactly one of --cohort (first treated period) or --treatment (0/1 column).")
-        covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else []
+            fail("give exactly one of --cohort (first treated period) or --treatment (0/1 column).")
+        covs = tuple(c.strip() for c in covariates.split(",") if c.strip()) if covariates else ()
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = run_estimate(
-                    panel, outcome=outcome, unit=unit, time=time, cohort=cohort, treatment=treatment,
-                    method=method, control=control, estimation=estimation, covariates=covs, cluster=cluster,
-                    weights=weights, bootstrap=bootstrap or None, seed=seed, seasonality=seasonality)
+                    panel, spec=PanelSpec(outcome=outcome, unit=unit, time=time, cohort=cohort, treatment=treatment),
+                    method=method, flags=MethodFlags(control=control, estimation=estimation, covariates=covs,
+                                                     cluster=cluster, weights=weights, bootstrap=bootstrap or None,
+                                                     seed=seed, seasonality=seasonality))
         except EngineInputError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if plot is not None:
             n = write_plots_html(result, plot)
             typer.echo(f"{n} plot(s) written to {plot}", err=True)
         for w in caught:
-            typer.echo(f"warning: {w.message}", err=True)
+            typer.echo(f"warning: {cli_text(str(w.message))}", err=True)
         if format_ == "json":
-            sys.stdout.write(json.dumps(result.to_dict(), allow_nan=False) + "\n")
+            sys.stdout.write(json.dumps(cli_result(result.to_dict()), allow_nan=False) + "\n")
         else:
-            typer.echo(result.summary())
+            typer.echo(cli_text(result.summary()))

@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tremplin.commands.data import _progress
+from tremplin.commands.data import progress_bar
 from tremplin.commands.estimate import write_figures_html
 from tremplin.engine.errors import EngineInputError
 
@@ -108,7 +108,7 @@ def _scenario(data_dir: Path, model: str, params: Path | None, outcome: str, pro
     year = reserved.get("performance_year")
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
         _fail(f"performance_year must be a year (integer), got {year!r}.")
-    with _progress("Reading the care data") as progress:
+    with progress_bar("Reading the care data") as progress:
         kwargs = {"episode_window_days": window} if window else {}
         pop = funding.load_population(data_dir, outcome=outcome, performance_year=year, territories=territories,
                               progress=progress, **kwargs)
@@ -262,7 +262,7 @@ def register(app: typer.Typer) -> None:
             if ranges_doc is not None and not isinstance(ranges_doc, dict):
                 _fail("ranges file must hold one JSON object {parameter: [low, high]}.")
             scenario = _scenario(data_dir, model, params, outcome, programme_cost)
-            with _progress("Monte Carlo") as progress:
+            with progress_bar("Monte Carlo") as progress:
                 result = _lib().montecarlo(scenario, eff, draws=draws, seed=seed, ranges=ranges_doc,
                                     progress=progress).to_dict()
         except EngineInputError as exc:
@@ -291,7 +291,7 @@ def register(app: typer.Typer) -> None:
         try:
             eff, outcome = _effect(effect, effect_se, run, outcome, data_dir, required=True)
             scenario = _scenario(data_dir, model, params, outcome, programme_cost)
-            with _progress("Sensitivity") as progress:
+            with progress_bar("Sensitivity") as progress:
                 res = _lib().sensitivity(scenario, eff, progress=progress)
         except EngineInputError as exc:
             _fail(str(exc))

@@ -24,13 +24,11 @@ from typing import Any
 
 import typer
 
+from tremplin.commands.flags import check_flag, fail
+from tremplin.engine.errors import EngineInputError
+from tremplin.engine.options import Correlation
+
 FORMATS = ("text", "json")
-CORRELATIONS = ("ar1", "equicorrelated")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(code=2)
 
 
 def _clean(obj: Any) -> Any:
@@ -47,9 +45,7 @@ def _clean(obj: Any) -> Any:
 
 
 def _load(path: Path):
-    import pandas as pd
-
-    from tremplin.engine.errors import EngineInputError
+    import pandas as pd  # noqa: PLC0415 -- slow import
 
     if not path.exists():
         raise EngineInputError(f"Panel file not found: {path}")
@@ -107,8 +103,7 @@ def run_power(
     seed: int,
 ) -> dict[str, Any]:
     """Compute the power/duration answer as a JSON-ready dict (raises EngineInputError on bad input)."""
-    from tremplin.engine import power as pw
-    from tremplin.engine.errors import EngineInputError
+    from tremplin.engine import power as pw  # noqa: PLC0415 -- slow import
 
     data = None
     baseline: dict[str, Any] = {}
@@ -245,12 +240,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed for --simulate."),
         format_: str = typer.Option("text", "--format", help="text | json."),
     ) -> None:
-        from tremplin.engine.errors import EngineInputError
-
-        if format_ not in FORMATS:
-            _fail(f"invalid --format {format_!r}; allowed values: {', '.join(FORMATS)}.")
-        if correlation not in CORRELATIONS:
-            _fail(f"invalid --correlation {correlation!r}; allowed values: {', '.join(CORRELATIONS)}.")
+        check_flag("format", format_, FORMATS)
+        check_flag("correlation", correlation, Correlation)
         try:
             out = run_power(
                 panel=panel, outcome=outcome, unit=unit, time=time, units=units, treated=treated,
@@ -260,7 +251,7 @@ def register(app: typer.Typer) -> None:
                 simulate=simulate, seed=seed,
             )
         except EngineInputError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if format_ == "json":
             sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
         else:

@@ -24,7 +24,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -32,18 +31,10 @@ import pyarrow.parquet as pq
 
 from tremplin.engine import schemas
 from tremplin.engine.errors import EngineInputError
+from tremplin.engine.omop import write_omop
+from tremplin.engine.options import EffectOutcome, GeneratedFormat, check_choice
 
 Progress = Callable[[float, str], None]
-
-EffectOutcome = Literal[
-    "avoidable_hospitalisations", "hospitalisation_rate", "emergency_visit_rate", "outpatient_visits_per_capita"
-]
-EFFECT_OUTCOMES: tuple[str, ...] = (
-    "avoidable_hospitalisations",
-    "hospitalisation_rate",
-    "emergency_visit_rate",
-    "outpatient_visits_per_capita",
-)
 
 CHUNK_PERSONS = 20_000
 """Persons per generation chunk (fixed: part of the definition of the output for a seed)."""
@@ -136,23 +127,21 @@ def _noop(fraction: float, message: str) -> None:
 
 def _check_options(persons, territories, years, treated_share, effect, outcome, fmt, cohorts) -> None:
     if persons < 1:
-        raise EngineInputError(f"--persons must be at least 1 (got {persons}).")
+        raise EngineInputError(f"`persons` must be at least 1 (got {persons}).")
     if territories < 1:
-        raise EngineInputError(f"--territories must be at least 1 (got {territories}).")
+        raise EngineInputError(f"`territories` must be at least 1 (got {territories}).")
     if persons < territories:
-        raise EngineInputError(f"--persons ({persons}) must be at least --territories ({territories}).")
+        raise EngineInputError(f"`persons` ({persons}) must be at least `territories` ({territories}).")
     if years < 2:
-        raise EngineInputError(f"--years must be at least 2 to have periods before and after (got {years}).")
+        raise EngineInputError(f"`years` must be at least 2 to have periods before and after (got {years}).")
     if not 0.0 <= treated_share <= 1.0:
-        raise EngineInputError(f"--treated-share must be between 0 and 1 (got {treated_share}).")
+        raise EngineInputError(f"`treated_share` must be between 0 and 1 (got {treated_share}).")
     if effect < -1.0:
-        raise EngineInputError(f"--effect is a relative change and cannot be below -1 (got {effect}).")
-    if outcome not in EFFECT_OUTCOMES:
-        raise EngineInputError(f"Unknown --outcome {outcome!r}; allowed: {', '.join(EFFECT_OUTCOMES)}.")
-    if fmt not in ("ours", "omop"):
-        raise EngineInputError(f"Unknown --format {fmt!r}; allowed: ours, omop.")
+        raise EngineInputError(f"`effect` is a relative change and cannot be below -1 (got {effect}).")
+    check_choice("outcome", outcome, EffectOutcome)
+    check_choice("format", fmt, GeneratedFormat)
     if cohorts < 1:
-        raise EngineInputError(f"cohorts must be at least 1 (got {cohorts}).")
+        raise EngineInputError(f"`cohorts` must be at least 1 (got {cohorts}).")
 
 
 def _choice(rng: np.random.Generator, options: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
@@ -169,12 +158,12 @@ def generate_region(
     seed: int,
     treated_share: float = 0.3,
     effect: float = -0.12,
-    outcome: str = "avoidable_hospitalisations",
+    outcome: EffectOutcome = "avoidable_hospitalisations",
     effect_growth: float = 0.0,
     cohort_heterogeneity: float = 0.0,
     cohorts: int = 3,
     start_year: int = 2019,
-    format: Literal["ours", "omop"] = "ours",
+    format: GeneratedFormat = "ours",
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> GenerationResult:
@@ -212,8 +201,6 @@ def generate_region(
             progress=progress,
         )
         if format == "omop":
-            from tremplin.engine.omop import write_omop
-
             progress(0.96, "Writing OMOP CDM tables")
             omop_tmp = out_dir.parent / f".{out_dir.name}.tmp-omop"
             shutil.rmtree(omop_tmp, ignore_errors=True)

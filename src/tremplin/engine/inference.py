@@ -15,15 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from scipy import sparse, special, stats
 
 from tremplin.engine.errors import EngineInputError
-
-WildWeights = Literal["rademacher", "webb"]
-WILD_WEIGHTS: tuple[str, ...] = ("rademacher", "webb")
+from tremplin.engine.options import WildWeights, check_choice
 
 FRAGILE_TREATED_CLUSTERS = 10
 CHUNK_ENTRIES = 8_000_000  # bootstrap draws held at once (32 MB of float32)
@@ -60,7 +57,7 @@ def fragility_warning(n_treated_clusters: int) -> str | None:
     if n_treated_clusters < FRAGILE_TREATED_CLUSTERS:
         return (
             f"Only {n_treated_clusters} treated cluster(s) (< {FRAGILE_TREATED_CLUSTERS}): cluster-robust and "
-            "asymptotic standard errors are unreliable. Prefer the wild cluster bootstrap (--bootstrap N) or "
+            "asymptotic standard errors are unreliable. Prefer the wild cluster bootstrap (`bootstrap=N`) or "
             "randomisation inference, and read the result with caution."
         )
     return None
@@ -126,12 +123,11 @@ class WildBootstrapResult:
 
 def wild_weights(rng: np.random.Generator, shape: tuple[int, int], kind: WildWeights) -> np.ndarray:
     """Rademacher (+-1) or Webb six-point (+-sqrt(1/2), +-1, +-sqrt(3/2)) bootstrap weights."""
+    check_choice("wild_weights", kind, WildWeights)
     if kind == "rademacher":
         return rng.integers(0, 2, size=shape).astype(float) * 2 - 1
-    if kind == "webb":
-        pts = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
-        return pts[rng.integers(0, 6, size=shape)]
-    raise EngineInputError(f"Invalid wild bootstrap weights {kind!r}: allowed values are {WILD_WEIGHTS}.")
+    pts = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
+    return pts[rng.integers(0, 6, size=shape)]
 
 
 def wild_cluster_bootstrap(
@@ -159,9 +155,7 @@ def wild_cluster_bootstrap(
     P(|t*| >= |t|), counting the identity draw (conservative under ties). With Rademacher weights and
     2^G <= n_boot all sign patterns are enumerated.
     """
-    validate = WILD_WEIGHTS
-    if weights not in validate:
-        raise EngineInputError(f"Invalid wild bootstrap weights {weights!r}: allowed values are {validate}.")
+    check_choice("wild_weights", weights, WildWeights)
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n, k = x.shape

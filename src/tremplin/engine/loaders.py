@@ -7,12 +7,11 @@ panel builder; `open_tables` opens them as Ibis tables on any backend.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -20,35 +19,14 @@ import pyarrow.parquet as pq
 
 from tremplin.engine import schemas
 from tremplin.engine.errors import EngineInputError
+from tremplin.engine.formats import check_format
+from tremplin.engine.omop import omop_to_ours
+from tremplin.engine.problems import Collector
+from tremplin.engine.schemas import write_ours
+from tremplin.engine.typed_csv import csv_to_typed_parquet
+from tremplin.engine.validation import ValidationReport, validate_dataset
 
-Format = Literal["auto", "ours", "omop"]
-FORMATS = ("auto", "ours", "omop")
 Progress = Callable[[float, str], None]
-
-
-def detect_format(data_dir: Path) -> str:
-    """ "ours" when our tables are present, "omop" when OMOP tables (or a .duckdb file) are."""
-    data_dir = Path(data_dir)
-    if data_dir.is_file() and data_dir.suffix in (".duckdb", ".db"):
-        return "omop"
-    if not data_dir.exists():
-        raise EngineInputError(f"Data directory not found: {data_dir}")
-    if schemas.find_table(data_dir, "persons") is not None or schemas.find_table(data_dir, "care_events"):
-        return "ours"
-    from tremplin.engine.omop import find_omop_source
-
-    if find_omop_source(data_dir) is not None:
-        return "omop"
-    raise EngineInputError(
-        f"{data_dir}: no dataset found (expected persons/care_events files in our format, or OMOP CDM "
-        "tables person/visit_occurrence/..., as .parquet or .csv, or a .duckdb file)."
-    )
-
-
-def check_format(format: str, data_dir: Path) -> str:
-    if format not in FORMATS:
-        raise EngineInputError(f"Unknown format {format!r}; allowed: {', '.join(FORMATS)}.")
-    return detect_format(data_dir) if format == "auto" else format
 
 
 def read_csv_strings(path: Path) -> pa.Table:
@@ -70,12 +48,10 @@ def read_table(table: schemas.TableFile) -> pa.Table:
     try:
         if table.format == "parquet":
             return pq.read_table(table.path).select(schema.names).cast(schema)
-        from tremplin.engine.validation import _Collector, _csv_to_typed_parquet
-
-        collector = _Collector(max_errors=3)
+        collector = Collector(max_errors=3)
         with tempfile.TemporaryDirectory(prefix="tremplin-csv-") as tmp:
             typed = Path(tmp) / "typed.parquet"
-            parsed = _csv_to_typed_parquet(table.path, schema, typed, collector)
+            parsed = csv_to_typed_parquet(table.path, schema, typed, collector)
             if not parsed or collector.total:
                 first = "; ".join(str(e) for e in collector.errors)
                 raise EngineInputError(f"{table.path}: {collector.total} problem(s), e.g. {first}")
@@ -93,39 +69,10 @@ def _is_parquet_layout(data_dir: Path) -> bool:
     return all(t is not None and t.format == "parquet" for t in found)
 
 
-def write_ours(tables: dict[str, pa.Table], dest: Path) -> None:
-    """Write our four tables to `dest` atomically (a temporary sibling directory renamed at the end)."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
-    try:
-        for name, table in tables.items():
-            pq.write_table(table.cast(schemas.SCHEMAS[name]), tmp / f"{name}.parquet")
-        _replace_dir(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _replace_dir(tmp: Path, dest: Path) -> None:
-    if dest.exists():
-        if any(dest.iterdir()):
-            old = dest.parent / f".{dest.name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-            return
-        dest.rmdir()
-    tmp.rename(dest)
-
-
 def convert_to_parquet(source: Path, dest: Path, *, format: str = "auto") -> None:
     """Write `source` (ours as CSV/Parquet, or OMOP) as our Parquet layout in `dest` (no validation)."""
     fmt = check_format(format, source)
     if fmt == "omop":
-        from tremplin.engine.omop import omop_to_ours
-
         omop_to_ours(source, dest)
         return
     tables = {}
@@ -170,14 +117,12 @@ def import_dataset(
     format: str = "auto",
     max_errors: int = 20,
     progress: Progress | None = None,
-):
+) -> ValidationReport:
     """Validate `source` and, only if it is valid, write it to `dest` in our Parquet layout.
 
     Returns the `ValidationReport`; when it is not `.ok`, nothing is written (and an existing
     `dest` is left untouched).
     """
-    from tremplin.engine.validation import validate_dataset
-
     source, dest = Path(source), Path(dest)
     report = validate_dataset(source, format=format, max_errors=max_errors, progress=progress)
     if report.ok:

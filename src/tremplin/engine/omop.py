@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from tremplin.engine import schemas
 from tremplin.engine.errors import EngineInputError
+from tremplin.engine.problems import Collector
 
 VISIT_SETTINGS = {
     9201: "inpatient",
@@ -404,10 +405,7 @@ def _create_mapping(con, usable: set[str]) -> None:
 
 def omop_to_ours(source: Path, dest: Path) -> list[str]:
     """Convert an OMOP source to our Parquet layout in `dest` (atomically); returns the notes."""
-    from tremplin.engine.loaders import write_ours
-    from tremplin.engine.validation import _Collector
-
-    collector = _Collector(max_errors=5)
+    collector = Collector(max_errors=5)
     con = duckdb.connect()
     try:
         available, notes = register_omop_views(con, Path(source), collector)
@@ -424,7 +422,7 @@ def omop_to_ours(source: Path, dest: Path) -> list[str]:
     finally:
         con.close()
     try:
-        write_ours(tables, dest)
+        schemas.write_ours(tables, dest)
     except (pa.ArrowInvalid, ValueError) as exc:
         raise EngineInputError(f"{source}: OMOP data violates our schema ({exc}). Run `tremplin validate`.") from exc
     return notes

@@ -4,6 +4,10 @@ The panel is one Ibis expression (`panel_expr`) run on DuckDB (default; Parquet 
 out-of-core) or on PySpark (`engine="spark"`), with identical results. Output columns:
 `unit_id`, `period` (1..T), `period_start`, `persons_at_risk`, one column per outcome, the covariates
 `share_female` and `mean_age`, then `cohort` (first treated period of the unit, 0 if never treated).
+
+A `PanelBuilder` owns the DuckDB connection and the caches that make repeated builds fast; the caller
+that builds several panels keeps one and closes it when done. `build_panel` builds one panel with a
+builder of its own.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -30,15 +35,23 @@ import pyarrow.parquet as pq
 
 from tremplin.engine import loaders
 from tremplin.engine.errors import EngineInputError
+from tremplin.engine.options import DataFormat, Engine, PeriodKind, Unit, check_choice
 from tremplin.engine.outcomes import SCALE_FACTORS, Outcome, resolve
 from tremplin.engine.schemas import SCHEMAS, find_table, parquet_glob
 
-Engine = Literal["duckdb", "spark"]
-Unit = Literal["territory", "parent"]
-PeriodKind = Literal["month", "quarter", "year"]
-ENGINES = ("duckdb", "spark")
-UNITS = ("territory", "parent")
-PERIODS = ("month", "quarter", "year")
+__all__ = [
+    "PanelBuilder",
+    "PeriodGrid",
+    "build_panel",
+    "cohorts_on_grid",
+    "connect",
+    "panel_expr",
+    "period_grid",
+    "read_interventions",
+    "spark_session",
+    "write_parquet_atomic",
+]
+
 DAYS_PER_MONTH = 365.25 / 12
 TRUNCATE = {"month": "M", "quarter": "Q", "year": "Y"}
 MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
@@ -88,10 +101,9 @@ def _next_start(day: dt.date, kind: str) -> dt.date:
     return dt.date(month0 // 12, month0 % 12 + 1, 1)
 
 
-def period_grid(kind: str, start: dt.date, end: dt.date) -> PeriodGrid:
+def period_grid(kind: PeriodKind, start: dt.date, end: dt.date) -> PeriodGrid:
     """The periods of `kind` from the one containing `start` to the one containing `end`."""
-    if kind not in PERIODS:
-        raise EngineInputError(f"Unknown period {kind!r}; allowed: {', '.join(PERIODS)}.")
+    check_choice("period", kind, PeriodKind)
     if end < start:
         raise EngineInputError(f"The study window ends ({end}) before it starts ({start}).")
     starts, ends = [], []
@@ -376,7 +388,7 @@ def cohorts_on_grid(starts: dict[int, dt.date], grid: PeriodGrid) -> dict[int, i
 def spark_session(app_name: str = "tremplin"):
     """A local Spark session (imports pyspark only when called)."""
     try:
-        from pyspark.sql import SparkSession
+        from pyspark.sql import SparkSession  # noqa: PLC0415 -- optional dependency
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise EngineInputError("The Spark engine needs pyspark: pip install 'tremplin[spark]'.") from exc
     return (
@@ -392,10 +404,9 @@ def spark_session(app_name: str = "tremplin"):
 
 
 @contextmanager
-def connect(engine: str, *, spark=None) -> Iterator[Any]:
+def connect(engine: Engine, *, spark=None) -> Iterator[Any]:
     """An Ibis connection for `engine` ("duckdb" in memory, or "spark" on a local session)."""
-    if engine not in ENGINES:
-        raise EngineInputError(f"Unknown engine {engine!r}; allowed: {', '.join(ENGINES)}.")
+    check_choice("engine", engine, Engine)
     if engine == "duckdb":
         con = ibis.duckdb.connect()
         # Group keys (unit, period) have small integer ranges: let DuckDB use its perfect-hash aggregate
@@ -418,14 +429,197 @@ def _default_window(con, tables: dict[str, ir.Table]) -> tuple[dt.date, dt.date]
     return row["lo"], row["hi"]
 
 
+class PanelBuilder:
+    """Builds evaluation panels; owns one in-memory DuckDB connection and its caches. Close it when done.
+
+    Use it as a context manager (``with PanelBuilder() as builder: builder.build(...)``) or call `close()`.
+    Opening a DuckDB connection costs about 30 ms and compiling the panel expression about 0.1 s (a third
+    of a 10 M-event build): a builder keeps, until it is closed,
+
+    - one view per table over the Parquet files of the last dataset built (recreated when its path
+      changes; a view reads the files at every query, so new contents are always seen);
+    - the observation window and the input column types of the latest version of those files (keyed by
+      their paths, inodes, sizes and change times);
+    - the compiled SQL of every query shape (period kind and window, unit, outcomes, column types), at
+      most 64, each also kept as a temporary view of the connection (later builds skip parsing it).
+
+    `cache_info()` counts them. A builder is for one thread at a time; the Spark engine uses a
+    connection of its own for each build (the builder's caches are DuckDB's).
+    """
+
+    MAX_COMPILED = 64
+
+    def __init__(self) -> None:
+        self._raw: duckdb.DuckDBPyConnection | None = None
+        self._sources: dict[str, str] = {}  # table name -> Parquet path or glob its view reads
+        self._facts: dict[tuple, tuple] = {}  # files signature -> (observation window, input column types)
+        self._compiled: dict[tuple, str] = {}  # query shape -> compiled SQL
+        self._views: set[str] = set()  # compiled queries kept as views of the connection
+
+    def __enter__(self) -> PanelBuilder:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection and empty the caches (the builder can be used again: it reconnects)."""
+        if self._raw is not None:
+            self._raw.close()
+        self._raw = None
+        self._sources.clear()
+        self._facts.clear()
+        self._compiled.clear()
+        self._views.clear()
+
+    def cache_info(self) -> dict[str, int]:
+        """How much is cached: compiled query shapes, their views, table views, file versions."""
+        return {"compiled": len(self._compiled), "views": len(self._views), "sources": len(self._sources),
+                "file_versions": len(self._facts)}
+
+    def build(
+        self,
+        data_dir: str | Path,
+        *,
+        unit: Unit = "territory",
+        period: PeriodKind = "month",
+        outcomes: list[str] | tuple[str, ...] | str | None = None,
+        engine: Engine = "duckdb",
+        format: DataFormat = "auto",
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        interventions: str | Path | None = None,
+        out: str | Path | None = None,
+        spark=None,
+        progress: Progress | None = None,
+    ) -> pa.Table:
+        """Build the unit x period panel of `data_dir` and return it as a PyArrow table.
+
+        The study window defaults to the span of observation periods; `out` also writes it to Parquet
+        (atomically). See `docs/data.md` for column definitions.
+        """
+        progress = progress or (lambda f, m: None)
+        check_choice("unit", unit, Unit)
+        check_choice("period", period, PeriodKind)
+        check_choice("engine", engine, Engine)
+        chosen = resolve(outcomes)
+        data_dir = Path(data_dir)
+        progress(0.05, "Opening the data")
+        with loaders.parquet_dataset(data_dir, format=format) as pq_dir:
+            if engine == "duckdb":
+                table, grid = self._build_on_duckdb(pq_dir, data_dir, unit=unit, period=period, outcomes=chosen,
+                                                    start=start, end=end, interventions=interventions,
+                                                    progress=progress)
+            else:
+                with connect(engine, spark=spark) as con:
+                    tables = loaders.open_tables(con, pq_dir)
+                    if start is None or end is None:
+                        lo, hi = _default_window(con, tables)
+                        start, end = start or lo, end or hi
+                    grid = period_grid(period, start, end)
+                    cohorts = _cohorts(data_dir, interventions, unit, grid)
+                    progress(0.2, f"Building the {unit} x {period} panel on {engine}")
+                    table = con.to_pyarrow(panel_expr(tables, grid=grid, unit=unit, outcomes=chosen,
+                                                      cohorts=cohorts))
+        table = _normalise(table, chosen)
+        if out is not None:
+            progress(0.95, f"Writing {out}")
+            write_parquet_atomic(table, Path(out))
+        progress(1.0, f"Panel: {table.num_rows:,} rows ({grid.count} periods)")
+        return table
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._raw is None:
+            raw = duckdb.connect()
+            # Group keys (unit, period) have small integer ranges: let DuckDB use its perfect-hash aggregate
+            # (direct addressing instead of hashing; the default threshold of 12 bits is below 1,000 x 60 cells).
+            raw.sql("SET perfect_ht_threshold = 24")
+            self._raw = raw
+        return self._raw
+
+    def _build_on_duckdb(self, pq_dir: Path, data_dir: Path, *, unit: str, period: str,
+                         outcomes: tuple[Outcome, ...], start: dt.date | None, end: dt.date | None, interventions,
+                         progress: Progress) -> tuple[pa.Table, PeriodGrid]:
+        """Run the panel expression on the builder's DuckDB, reusing its compiled SQL for the same query shape.
+
+        The tables are views over the Parquet files (read in place); the grid and the cohorts are loaded into
+        fixed-name temporary tables, so the SQL text depends only on the shape (period kind and window, unit,
+        outcomes, column types).
+        """
+        raw = self._connection()
+        sources = self._sources
+        try:
+            signature = []
+            for name in SCHEMAS:
+                found = find_table(pq_dir, name)
+                if found is None or found.format != "parquet":
+                    raise EngineInputError(f"{pq_dir}: table {name} is missing.")
+                pattern = parquet_glob(found)
+                if sources.get(name) != pattern:  # a view reads its files at every query: recreate on a new path
+                    raw.read_parquet(pattern).create_view(f"tremplin_{name}", replace=True)
+                    sources[name] = pattern
+                signature.append(_files_signature(pattern))
+            # The observation window and the input column types, read once per version of the files (same
+            # paths, inodes, sizes and times): two catalogue queries saved on every later build.
+            facts = self._facts.get(tuple(signature))
+            if facts is None:
+                window = raw.sql('SELECT min("start"), max("end") FROM tremplin_observation_periods').fetchall()[0]
+                columns = raw.execute(
+                    "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                    "WHERE list_contains($1, table_name) ORDER BY ALL", [[f"tremplin_{name}" for name in SCHEMAS]]
+                ).fetchall()
+                facts = (window, tuple(columns))
+                self._facts = {tuple(signature): facts}  # the latest files only
+            (lo, hi), columns = facts
+            if start is None or end is None:
+                if lo is None:
+                    raise EngineInputError("observation_periods is empty: no population at risk, no panel.")
+                start, end = start or lo, end or hi
+            grid = period_grid(period, start, end)
+            raw.register("tremplin_periods", periods_arrow(grid))
+            raw.register("tremplin_cohorts", cohorts_arrow(_cohorts(data_dir, interventions, unit, grid)))
+            key = (grid.kind, grid.start, grid.end, unit, tuple(o.name for o in outcomes), tuple(columns))
+            sql = self._compiled.get(key)
+            if sql is None:
+                con = ibis.duckdb.from_connection(raw)
+                tables = {name: con.table(f"tremplin_{name}") for name in (*SCHEMAS, "periods", "cohorts")}
+                sql = str(ibis.to_sql(panel_expr(tables, grid=grid, unit=unit, outcomes=outcomes), dialect="duckdb"))
+                if len(self._compiled) >= self.MAX_COMPILED:
+                    self._compiled.clear()
+                self._compiled[key] = sql
+            # the compiled query kept as a view of this connection: later builds skip parsing its ~15 kB of SQL;
+            # named after the shape (which includes the column types), so a view is only reused on the same types
+            view = "tremplin_panel_" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            if view not in self._views:
+                raw.sql(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")  # noqa: S608 - our compiled SQL, hex name
+                self._views.add(view)
+            progress(0.2, f"Building the {unit} x {period} panel on duckdb")
+            return raw.sql(f"SELECT * FROM {view}").to_arrow_table(), grid  # noqa: S608 - hex view name
+        except Exception as exc:
+            sources.clear()  # rebuild every view next time
+            self._facts = {}
+            for name in SCHEMAS:
+                raw.sql(f"DROP VIEW IF EXISTS tremplin_{name}")
+            if isinstance(exc, (duckdb.IOException, duckdb.InvalidInputException)):  # a damaged or unreadable file
+                reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ").removeprefix("IO Error: ")
+                raise EngineInputError(f"{data_dir}: cannot read the data ({reason}). `tremplin validate {data_dir}` "
+                                       "lists every problem.") from exc
+            raise
+        finally:
+            for name in ("periods", "cohorts"):
+                with suppress(Exception):
+                    raw.unregister(f"tremplin_{name}")
+
+
 def build_panel(
     data_dir: str | Path,
     *,
-    unit: str = "territory",
-    period: str = "month",
+    unit: Unit = "territory",
+    period: PeriodKind = "month",
     outcomes: list[str] | tuple[str, ...] | str | None = None,
-    engine: str = "duckdb",
-    format: str = "auto",
+    engine: Engine = "duckdb",
+    format: DataFormat = "auto",
     start: dt.date | None = None,
     end: dt.date | None = None,
     interventions: str | Path | None = None,
@@ -433,41 +627,14 @@ def build_panel(
     spark=None,
     progress: Progress | None = None,
 ) -> pa.Table:
-    """Build the unit x period panel of `data_dir` and return it as a PyArrow table.
+    """Build one panel with a `PanelBuilder` of its own, closed on return (see `PanelBuilder.build`).
 
-    The study window defaults to the span of observation periods; `out` also writes it to Parquet
-    (atomically). See `docs/data.md` for column definitions.
+    To build several panels, keep a `PanelBuilder`: its connection and compiled queries are reused.
     """
-    progress = progress or (lambda f, m: None)
-    if unit not in UNITS:
-        raise EngineInputError(f"Unknown unit {unit!r}; allowed: {', '.join(UNITS)}.")
-    if period not in PERIODS:
-        raise EngineInputError(f"Unknown period {period!r}; allowed: {', '.join(PERIODS)}.")
-    if engine not in ENGINES:
-        raise EngineInputError(f"Unknown engine {engine!r}; allowed: {', '.join(ENGINES)}.")
-    chosen = resolve(outcomes)
-    data_dir = Path(data_dir)
-    progress(0.05, "Opening the data")
-    with loaders.parquet_dataset(data_dir, format=format) as pq_dir:
-        if engine == "duckdb":
-            table, grid = _build_on_duckdb(pq_dir, data_dir, unit=unit, period=period, outcomes=chosen, start=start,
-                                           end=end, interventions=interventions, progress=progress)
-        else:
-            with connect(engine, spark=spark) as con:
-                tables = loaders.open_tables(con, pq_dir)
-                if start is None or end is None:
-                    lo, hi = _default_window(con, tables)
-                    start, end = start or lo, end or hi
-                grid = period_grid(period, start, end)
-                cohorts = _cohorts(data_dir, interventions, unit, grid)
-                progress(0.2, f"Building the {unit} x {period} panel on {engine}")
-                table = con.to_pyarrow(panel_expr(tables, grid=grid, unit=unit, outcomes=chosen, cohorts=cohorts))
-    table = _normalise(table, chosen)
-    if out is not None:
-        progress(0.95, f"Writing {out}")
-        write_parquet_atomic(table, Path(out))
-    progress(1.0, f"Panel: {table.num_rows:,} rows ({grid.count} periods)")
-    return table
+    with PanelBuilder() as builder:
+        return builder.build(data_dir, unit=unit, period=period, outcomes=outcomes, engine=engine, format=format,
+                             start=start, end=end, interventions=interventions, out=out, spark=spark,
+                             progress=progress)
 
 
 def _cohorts(data_dir: Path, interventions, unit: str, grid: PeriodGrid) -> dict[int, int]:
@@ -475,111 +642,10 @@ def _cohorts(data_dir: Path, interventions, unit: str, grid: PeriodGrid) -> dict
     return cohorts_on_grid(starts, grid)
 
 
-_COMPILED: dict[tuple, str] = {}
-
-
-def _build_on_duckdb(pq_dir: Path, data_dir: Path, *, unit: str, period: str, outcomes: tuple[Outcome, ...],
-                     start: dt.date | None, end: dt.date | None, interventions, progress: Progress
-                     ) -> tuple[pa.Table, PeriodGrid]:
-    """Run the panel expression on an in-memory DuckDB, reusing its compiled SQL for the same query shape.
-
-    The tables are views over the Parquet files (read in place); the grid and the cohorts are loaded into
-    fixed-name temporary tables, so the SQL text depends only on the shape (period kind and window, unit,
-    outcomes, column types): compiling the Ibis expression (about 0.1 s, a third of a 10 M-event build)
-    happens once per shape and process.
-    """
-    import duckdb
-
-    raw = _duckdb_connection()
-    sources: dict[str, str] = _LOCAL.sources
-    try:
-        signature = []
-        for name in SCHEMAS:
-            found = find_table(pq_dir, name)
-            if found is None or found.format != "parquet":
-                raise EngineInputError(f"{pq_dir}: table {name} is missing.")
-            pattern = parquet_glob(found)
-            if sources.get(name) != pattern:  # a view reads its files at every query: recreate only on a new path
-                raw.read_parquet(pattern).create_view(f"tremplin_{name}", replace=True)
-                sources[name] = pattern
-            signature.append(_files_signature(pattern))
-        # The observation window and the input column types, read once per version of the files (same
-        # paths, inodes, sizes and times): two catalogue queries saved on every later build.
-        facts = _LOCAL.facts.get(tuple(signature))
-        if facts is None:
-            window = raw.sql('SELECT min("start"), max("end") FROM tremplin_observation_periods').fetchall()[0]
-            columns = raw.execute(
-                "SELECT table_name, column_name, data_type FROM information_schema.columns "
-                "WHERE list_contains($1, table_name) ORDER BY ALL", [[f"tremplin_{name}" for name in SCHEMAS]]
-            ).fetchall()
-            facts = (window, tuple(columns))
-            _LOCAL.facts = {tuple(signature): facts}  # the latest files only
-        (lo, hi), columns = facts
-        if start is None or end is None:
-            if lo is None:
-                raise EngineInputError("observation_periods is empty: no population at risk, no panel.")
-            start, end = start or lo, end or hi
-        grid = period_grid(period, start, end)
-        raw.register("tremplin_periods", periods_arrow(grid))
-        raw.register("tremplin_cohorts", cohorts_arrow(_cohorts(data_dir, interventions, unit, grid)))
-        key = (grid.kind, grid.start, grid.end, unit, tuple(o.name for o in outcomes), tuple(columns))
-        sql = _COMPILED.get(key)
-        if sql is None:
-            con = ibis.duckdb.from_connection(raw)
-            tables = {name: con.table(f"tremplin_{name}") for name in (*SCHEMAS, "periods", "cohorts")}
-            sql = str(ibis.to_sql(panel_expr(tables, grid=grid, unit=unit, outcomes=outcomes), dialect="duckdb"))
-            if len(_COMPILED) > 64:
-                _COMPILED.clear()
-            _COMPILED[key] = sql
-        # the compiled query kept as a view of this connection: later builds skip parsing its ~15 kB of SQL
-        # named after the shape (which includes the column types), so a view is only reused on the same types
-        view = "tremplin_panel_" + hashlib.sha256(repr(key).encode()).hexdigest()[:16]
-        if view not in _LOCAL.views:
-            raw.sql(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")  # noqa: S608 - our compiled SQL, hex name
-            _LOCAL.views.add(view)
-        progress(0.2, f"Building the {unit} x {period} panel on duckdb")
-        return raw.sql(f"SELECT * FROM {view}").to_arrow_table(), grid  # noqa: S608 - hex view name
-    except Exception as exc:
-        sources.clear()  # rebuild every view next time
-        _LOCAL.facts = {}
-        for name in SCHEMAS:
-            raw.sql(f"DROP VIEW IF EXISTS tremplin_{name}")
-        if isinstance(exc, (duckdb.IOException, duckdb.InvalidInputException)):  # a damaged or unreadable file
-            reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ").removeprefix("IO Error: ")
-            raise EngineInputError(f"{data_dir}: cannot read the data ({reason}). `tremplin validate {data_dir}` "
-                                   "lists every problem.") from exc
-        raise
-    finally:
-        for name in ("periods", "cohorts"):
-            with suppress(Exception):
-                raw.unregister(f"tremplin_{name}")
-
-
-_LOCAL = threading.local()
-
-
 def _files_signature(pattern: str) -> tuple:
     """Paths, inodes, sizes and change times (ns) of the Parquet files a view reads (`parquet_glob`)."""
     return tuple((f, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                  for f in sorted(glob.glob(pattern)) for st in (os.stat(f),))
-
-
-def _duckdb_connection():
-    """This thread's in-memory DuckDB connection for panel builds (opening one costs ~30 ms; a reused
-    database also keeps Parquet metadata cached between builds on the same files)."""
-    import duckdb
-
-    raw = getattr(_LOCAL, "duckdb", None)
-    if raw is None:
-        raw = duckdb.connect()
-        # Group keys (unit, period) have small integer ranges: let DuckDB use its perfect-hash aggregate
-        # (direct addressing instead of hashing; the default threshold of 12 bits is below 1,000 x 60 cells).
-        raw.sql("SET perfect_ht_threshold = 24")
-        _LOCAL.duckdb = raw
-        _LOCAL.sources = {}  # table name -> Parquet path or glob its view reads
-        _LOCAL.views = set()  # compiled panel queries kept as views
-        _LOCAL.facts = {}  # files signature -> (observation window, input column types)
-    return raw
 
 
 def _normalise(table: pa.Table, outcomes: tuple[Outcome, ...]) -> pa.Table:

@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
 from tremplin.engine.errors import EngineInputError
-from tremplin.engine.estimators.synth import _require_columns, _validate_choice, _wide_panel
+from tremplin.engine.estimators.panel_input import require_role_columns, wide_panel
+from tremplin.engine.options import Correlation, Inference, check_choice
 
 __all__ = [
     "Baseline",
@@ -60,8 +61,6 @@ __all__ = [
     "twfe_did",
 ]
 
-Correlation = Literal["ar1", "equicorrelated"]
-Inference = Literal["t", "normal"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,8 +100,8 @@ def _check_common(
     correlation: str,
     inference: str,
 ) -> None:
-    _validate_choice("correlation", correlation, get_args(Correlation))
-    _validate_choice("inference", inference, get_args(Inference))
+    check_choice("correlation", correlation, Correlation)
+    check_choice("inference", inference, Inference)
     if n_units < 3 or not 1 <= n_treated < n_units:
         raise EngineInputError(
             f"Need at least 3 units and 1 <= n_treated < n_units; got n_units={n_units}, n_treated={n_treated}."
@@ -348,8 +347,8 @@ def baseline_from_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: st
     are biased in short panels (Nickell), so phi and sigma solve the exact finite-T moment equations
     E[sum_t e_t e_(t-1)] / E[sum_t e_t^2] = tr(M L M R(phi)) / tr(M R(phi)) with M the demeaning matrix.
     """
-    _require_columns(data, {"outcome": outcome, "unit": unit, "time": time})
-    _, _, Y = _wide_panel(data, outcome=outcome, unit=unit, time=time)
+    require_role_columns(data, {"outcome": outcome, "unit": unit, "time": time})
+    _, _, Y = wide_panel(data, outcome=outcome, unit=unit, time=time)
     T, N = Y.shape
     if T < 4 or N < 3:
         raise EngineInputError(f"Need at least 4 periods and 3 units to estimate a baseline; got {T} x {N}.")
@@ -499,8 +498,8 @@ def simulate_power(
     ``post_periods`` consecutive periods (default: the whole panel split in two halves), multiplies the
     treated units' post outcomes by (1 + effect) (relative) or adds ``effect`` (absolute), and tests it.
     """
-    _require_columns(data, {"outcome": outcome, "unit": unit, "time": time})
-    _, _, Y = _wide_panel(data, outcome=outcome, unit=unit, time=time)
+    require_role_columns(data, {"outcome": outcome, "unit": unit, "time": time})
+    _, _, Y = wide_panel(data, outcome=outcome, unit=unit, time=time)
     T, N = Y.shape
     m = pre_periods if pre_periods is not None else T // 2
     r = post_periods if post_periods is not None else T - m

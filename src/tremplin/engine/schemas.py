@@ -2,16 +2,20 @@
 
 A dataset is a directory holding four tables, each as `<name>.parquet`, a directory
 `<name>/` of Parquet parts, or `<name>.csv` (header row, comma-separated, ISO dates):
-`territories`, `persons`, `observation_periods`, `care_events`.
+`territories`, `persons`, `observation_periods`, `care_events`. `find_table` locates a table of a
+dataset; `write_ours` writes the four tables as Parquet, atomically.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 SETTINGS: tuple[str, ...] = ("outpatient", "inpatient", "emergency", "home", "pharmacy")
 """Allowed values of `care_events.setting`."""
@@ -150,3 +154,30 @@ def parquet_glob(table: TableFile) -> str:
     if table.path.is_dir():
         return str(table.path / "*.parquet")
     return str(table.path)
+
+
+def write_ours(tables: dict[str, pa.Table], dest: Path) -> None:
+    """Write our four tables to `dest` atomically (a temporary sibling directory renamed at the end)."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.tmp-"))
+    try:
+        for name, table in tables.items():
+            pq.write_table(table.cast(SCHEMAS[name]), tmp / f"{name}.parquet")
+        _replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _replace_dir(tmp: Path, dest: Path) -> None:
+    if dest.exists():
+        if any(dest.iterdir()):
+            old = dest.parent / f".{dest.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+            tmp.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+            return
+        dest.rmdir()
+    tmp.rename(dest)

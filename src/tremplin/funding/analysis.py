@@ -22,7 +22,7 @@ import numpy as np
 
 from tremplin.funding.effect import Effect
 from tremplin.funding.errors import FundingInputError
-from tremplin.funding.models import MarginSharing, Model, Plan, _ffs
+from tremplin.funding.models import MarginSharing, Model, Plan, fee_for_service_amounts
 from tremplin.funding.piecewise import LOWER, Piecewise, Terms, inside_any, loss_intervals
 from tremplin.funding.population import Population
 
@@ -58,7 +58,7 @@ class Scenario:
             raise FundingInputError(f"the programme cost must be a non-negative number of euros per year "
                                     f"(got {self.programme_cost!r}).")
         pop = self.population
-        self.ffs0, self.ffs1 = _ffs(pop)  # status quo per organisation: ffs0 (+ ffs1 × E under fee-for-service)
+        self.ffs0, self.ffs1 = fee_for_service_amounts(pop)  # status quo per organisation: ffs0 (+ ffs1 × E under fee-for-service)
         if self.sharing is not None:
             self.shared, self.shares = self.sharing.shares(pop)
         else:

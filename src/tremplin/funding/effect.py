@@ -14,13 +14,16 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tremplin.funding.errors import FundingInputError
 from tremplin.funding.piecewise import LOWER
 from tremplin.funding.population import DEFAULT_OUTCOME, EFFECT_OUTCOMES
+
+if TYPE_CHECKING:
+    from tremplin.engine.panel import PanelBuilder
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,10 +151,16 @@ def treated_baseline(data_dir: str | Path, outcome: str, *, n_units: int | None 
     file), by month, quarter or year: the first with the estimate's numbers of units and periods (the JSON's
     `n_units`, `n_periods`), or the monthly panel when they are not given.
     """
-    from tremplin.engine.panel import build_panel  # noqa: PLC0415 -- slow import
+    from tremplin.engine.panel import PanelBuilder  # noqa: PLC0415 -- slow import
 
+    with PanelBuilder() as builder:  # one connection (and the dataset's views) for the up to three panels
+        return _treated_baseline(builder, data_dir, outcome, n_units=n_units, n_periods=n_periods)
+
+
+def _treated_baseline(builder: PanelBuilder, data_dir: str | Path, outcome: str, *, n_units: int | None,
+                      n_periods: int | None) -> float:
     for period in ("month", "quarter", "year"):
-        panel = build_panel(data_dir, unit="territory", period=period, outcomes=[outcome]).to_pandas()
+        panel = builder.build(data_dir, unit="territory", period=period, outcomes=[outcome]).to_pandas()
         if n_units is not None and n_periods is not None and (
                 panel["unit_id"].nunique() != n_units or panel["period"].nunique() != n_periods):
             continue

@@ -91,7 +91,7 @@ def _scatter(owner: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(m @ values)
 
 
-def _ffs(pop: Population, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fee_for_service_amounts(pop: Population, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per organisation, the performance year's amount and its affected part (lines in `mask` only)."""
     sel = pop.perf_lines if mask is None else pop.perf_lines & mask
     k = pop.n_organisations
@@ -258,7 +258,7 @@ class FeeForService(Model):
         bounds=(0.0, 10.0), sensitivity=(0.98, 1.02))
 
     def plan(self, pop: Population) -> Plan:
-        a0, a1 = _ffs(pop)
+        a0, a1 = fee_for_service_amounts(pop)
         s = self.tariff_scale
         k = pop.n_organisations
         return Plan(self.name, k, lambda e: s * _linear_payments(a0, a1, e),
@@ -338,7 +338,7 @@ class Capitation(Model):
         previous = np.bincount(pop.line_org[prev_mask], pop.line_amount[prev_mask], minlength=k)
         limit = np.where(previous > 0, (1 + self.cap) * previous, np.inf)
         capitation = np.minimum(gross, limit)
-        a0, a1 = _ffs(pop, ~covered)
+        a0, a1 = fee_for_service_amounts(pop, ~covered)
         details = {
             "registered_patients": int(registered.sum()),
             "revaluation": rev,
@@ -347,7 +347,7 @@ class Capitation(Model):
             "capitation_paid": float(capitation.sum()),
             "teams": int((forfaits > 0).sum()),
             "teams_capped": int((gross > limit).sum()),
-            "replaced_fee_for_service": float(_ffs(pop, covered)[0].sum()),
+            "replaced_fee_for_service": float(fee_for_service_amounts(pop, covered)[0].sum()),
         }
         return Plan(self.name, k, lambda e: _linear_payments(a0 + capitation, a1, e),
                     lambda: Terms(k).linear(np.arange(k), a0 + capitation, a1), details,
@@ -488,7 +488,7 @@ class SharedSavingsIPEP(Model):
             quality, deciles = _by_org(self.quality, pop, 1.0, "quality"), None
         gate = {"proportional": quality, "threshold": (quality >= self.quality_threshold).astype(float),
                 "none": np.ones(k)}[self.gating]
-        a0, a1 = _ffs(pop)
+        a0, a1 = fee_for_service_amounts(pop)
         cs, cg, cv = self.c_share, self.c_gap, self.c_growth
         # X = expected - observed(E), Y = growth reference - observed(E), linear in E: p + q E; the growth
         # reference of a patient: reference-year spending per year observed x (1 + growth) x this year's exposure
@@ -697,7 +697,7 @@ class SharedSavingsMSSP(Model):
         # 42 CFR § 425.610(f): shared loss rate = 1 − the final sharing rate (75 % × quality), within 40–75 %
         loss_rate = np.clip(1 - 0.75 * np.where(passed, quality, 0.0), self.loss_rate_min, self.loss_rate_max)
         p_s, q_s = benchmark - actual0, -alpha  # savings S = p + q E
-        a0, a1 = _ffs(pop)
+        a0, a1 = fee_for_service_amounts(pop)
 
         def payments(e):
             s = p_s[:, None] + q_s[:, None] * e[None, :]
@@ -779,7 +779,7 @@ class BundledEpisodes(Model):
 
     def plan(self, pop: Population) -> Plan:
         k = pop.n_organisations
-        a0, a1 = _ffs(pop)
+        a0, a1 = fee_for_service_amounts(pop)
         ep = pop.episodes
         if ep is not None and ep.window_days != self.window_days:
             raise FundingInputError(
@@ -893,7 +893,7 @@ class PersonalBudget(Model):
         budget = rate[idx] * (1 + rev) * pop.exposure[-1][idx] * self.budget_factor
         s0 = pop.spending(-1)[idx]
         alpha = pop.affected()[idx]
-        a0, a1 = _ffs(pop)
+        a0, a1 = fee_for_service_amounts(pop)
         # where the unspent budget goes: the eligible patients' community providers, pro rata of their spending
         pos = np.full(pop.n_persons, -1)
         pos[idx] = np.arange(len(idx))
@@ -994,7 +994,7 @@ class MarginSharing:
             if self.effort:
                 weight = np.array([float(self.effort.get(o, 0.0)) for o in pop.organisations])
             else:
-                weight = _ffs(pop)[0]
+                weight = fee_for_service_amounts(pop)[0]
         else:
             perf = pop.perf_lines
             pairs = np.unique(pop.line_org[perf] * pop.n_persons + pop.line_person[perf])

@@ -14,6 +14,7 @@ from scipy import stats
 
 from tremplin.engine.errors import EngineInputError
 from tremplin.engine.estimators.panel_input import build_panel
+from tremplin.engine.estimators.plots import event_study_plot
 from tremplin.engine.estimators.results import Effect, Estimate, jsonable
 from tremplin.engine.estimators.staggered import (
     Control,
@@ -93,8 +94,6 @@ class EventStudyResult:
         return "\n".join(lines)
 
     def plot(self, *, uniform: bool = True):
-        from tremplin.engine.estimators.plots import event_study_plot
-
         return event_study_plot(self.effects, outcome=self.outcome, uniform=uniform, alpha=self.alpha)
 
 

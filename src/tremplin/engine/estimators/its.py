@@ -18,20 +18,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 from scipy import stats
 
 from tremplin.engine.errors import EngineInputError
-from tremplin.engine.estimators.synth import (
-    _first_treated,
-    _py,
-    _require_columns,
-    _validate_choice,
-    _wide_panel,
-)
+from tremplin.engine.estimators.panel_input import first_treated, require_role_columns, wide_panel
+from tremplin.engine.estimators.results import Estimate, EstimatorResult, py_scalar
+from tremplin.engine.options import Aggregate, Seasonality, check_choice, checked_options
 
 __all__ = [
     "ITSFit",
@@ -44,9 +41,6 @@ __all__ = [
     "random_effects_pool",
     "StaggeredITSResult",
 ]
-
-Seasonality = Literal["none", "dummies", "fourier"]
-Aggregate = Literal["mean", "sum"]
 
 
 def newey_west_vcov(X: np.ndarray, resid: np.ndarray, lags: int, *, correction: bool = True) -> np.ndarray:
@@ -182,9 +176,19 @@ def _line(name: str, r: dict[str, Any], pct: int) -> str:
             f"{pct}% CI [{_g(r['ci_low'], '.4g')}, {_g(r['ci_high'], '.4g')}]  p = {_g(r['p_value'], '.3g')}")
 
 
+def _estimate(d: dict[str, float | None]) -> Estimate:
+    """An `Estimate` from an inference dict (None, where there is no interval, as NaN)."""
+    return Estimate(*(float("nan") if d[k] is None else float(d[k])
+                      for k in ("estimate", "se", "ci_low", "ci_high", "p_value")))
+
+
 @dataclass(frozen=True)
-class ITSResult:
-    """Interrupted-time-series result: ``summary()``, ``to_dict()`` and ``plot()``."""
+class ITSResult(EstimatorResult):
+    """Interrupted-time-series result: ``summary()``, ``to_dict()`` and ``plot()``.
+
+    `att` is the average effect over the post periods, b2 + b3 * mean(t - t0 | post), with its HAC
+    standard error.
+    """
 
     outcome: str
     time: str
@@ -199,7 +203,12 @@ class ITSResult:
     n_units: int
     n_obs: int
     alpha: float
-    notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def att(self) -> Estimate:
+        """Average post effect with its HAC standard error."""
+        return _estimate(self.fit.inference(self.fit.att, self.fit.att_se, self.alpha))
 
     def _coef(self, name: str) -> dict[str, float | None]:
         i = self.fit.names.index(name)
@@ -220,7 +229,7 @@ class ITSResult:
             "n_obs": self.n_obs,
             "att": att,
             "its": {
-                "intervention_time": _py(self.times[self.t0]),
+                "intervention_time": py_scalar(self.times[self.t0]),
                 "n_pre_periods": int(self.t0),
                 "n_post_periods": int(self.times.size - self.t0),
                 "level_change": self._coef("level_change"),
@@ -229,20 +238,20 @@ class ITSResult:
                 "seasonality": self.seasonality,
                 "comparison": self.comparison_series is not None,
                 "hac_lags": self.fit.hac_lags,
-                "treated_units": [_py(u) for u in self.treated_units],
+                "treated_units": [py_scalar(u) for u in self.treated_units],
                 "coefficients": [
                     {"term": n, **self.fit.inference(float(b), float(s), self.alpha)}
                     for n, b, s in zip(self.fit.names, self.fit.coef, self.fit.se, strict=True)
                 ],
             },
             "series": [
-                {"time": _py(t), "observed": float(y), "fitted": float(f), "counterfactual": float(c),
+                {"time": py_scalar(t), "observed": float(y), "fitted": float(f), "counterfactual": float(c),
                  "post": bool(p)}
                 for t, y, f, c, p in zip(
                     self.times, self.series, self.fit.fitted, self.fit.counterfactual, post, strict=True
                 )
             ],
-            "notes": list(self.notes),
+            "notes": list(self.warnings),
         }
 
     def summary(self) -> str:
@@ -263,14 +272,12 @@ class ITSResult:
             line("Slope change (per period)", its["slope_change"]),
             line("Average post effect (ATT)", d["att"]),
         ]
-        lines.extend(f"Note: {n}" for n in self.notes)
+        lines.extend(f"Note: {n}" for n in self.warnings)
         return "\n".join(lines)
 
     def plot(self):
         """Observed series, fitted segmented regression and the counterfactual after the interruption."""
-        import plotly.graph_objects as go
-
-        x = [_py(t) for t in self.times]
+        x = [py_scalar(t) for t in self.times]
         post = np.arange(self.times.size) >= self.t0
         fig = go.Figure()
         fig.add_trace(go.Scatter(x=x, y=self.series, mode="markers", name="observed", meta={"role": "observed"}))
@@ -284,6 +291,10 @@ class ITSResult:
         return fig
 
     plot_fit = plot
+
+    def figures(self) -> dict[str, Any]:
+        """The observed series with its fit and counterfactual ("its_fit")."""
+        return {"its_fit": self.plot()}
 
 
 def random_effects_pool(estimates: np.ndarray, variances: np.ndarray, alpha: float = 0.05) -> dict[str, float]:
@@ -313,7 +324,7 @@ def random_effects_pool(estimates: np.ndarray, variances: np.ndarray, alpha: flo
 
 
 @dataclass(frozen=True)
-class StaggeredITSResult:
+class StaggeredITSResult(EstimatorResult):
     """Interrupted time series for staggered starts: one segmented regression per start, pooled.
 
     Units sharing a start form a cohort analysed as in the single-interruption design (their mean series,
@@ -330,7 +341,7 @@ class StaggeredITSResult:
     alpha: float
     n_units: int
     n_obs: int
-    notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @classmethod
     def pool(cls, *, outcome: str, time: str, cohorts: tuple[ITSResult, ...], skipped: tuple[tuple[Any, str], ...],
@@ -360,11 +371,16 @@ class StaggeredITSResult:
         for g, why in skipped:
             notes.append(f"Cohort starting at {g!r} skipped: {why}")
         return cls(outcome=outcome, time=time, cohorts=cohorts, skipped=skipped, pooled=pooled, alpha=alpha,
-                   n_units=n_units, n_obs=int(n_units * cohorts[0].times.size), notes=tuple(notes))
+                   n_units=n_units, n_obs=int(n_units * cohorts[0].times.size), warnings=tuple(notes))
 
     def _plain(self, name: str) -> dict[str, float | None]:
         r = self.pooled[name]
         return {k: r[k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value")}
+
+    @property
+    def att(self) -> Estimate:
+        """The cohorts' average post effects pooled by random effects."""
+        return _estimate(self._plain("att"))
 
     def to_dict(self) -> dict[str, Any]:
         att = self._plain("att")
@@ -390,9 +406,9 @@ class StaggeredITSResult:
                      **{k: v for k, v in c.to_dict()["its"].items() if k != "intervention_time"}}
                     for c in self.cohorts
                 ],
-                "skipped_cohorts": [{"intervention_time": _py(g), "reason": why} for g, why in self.skipped],
+                "skipped_cohorts": [{"intervention_time": py_scalar(g), "reason": why} for g, why in self.skipped],
             },
-            "notes": list(self.notes),
+            "notes": list(self.warnings),
         }
 
     def summary(self) -> str:
@@ -417,18 +433,16 @@ class StaggeredITSResult:
             d = c.to_dict()
             lines.append(f"  start {d['its']['intervention_time']!s:<12} {len(c.treated_units):>4} units  "
                          f"ATT {d['att']['estimate']:.4g} (SE {d['att']['se']:.3g})")
-        lines.extend(f"Note: {n}" for n in self.notes)
+        lines.extend(f"Note: {n}" for n in self.warnings)
         return "\n".join(lines)
 
     def plot(self):
         """Each cohort's observed series and counterfactual after its interruption."""
-        import plotly.graph_objects as go
-
         fig = go.Figure()
         for c in self.cohorts:
-            x = [_py(t) for t in c.times]
+            x = [py_scalar(t) for t in c.times]
             post = np.arange(c.times.size) >= c.t0
-            label = str(_py(c.times[c.t0]))
+            label = str(py_scalar(c.times[c.t0]))
             fig.add_trace(go.Scatter(x=x, y=c.series, mode="markers", name=f"observed, start {label}",
                                      marker={"size": 4}, meta={"role": "observed", "start": label}))
             xs = [xx for xx, p in zip(x, post, strict=True) if p]
@@ -442,11 +456,12 @@ class StaggeredITSResult:
 
     plot_fit = plot
 
+    def figures(self) -> dict[str, Any]:
+        """The observed series with its fit and counterfactual ("its_fit")."""
+        return {"its_fit": self.plot()}
 
-_OPTIONS = ("seasonality", "season_length", "fourier_order", "hac_lags", "hac_correction", "use_t",
-            "comparison", "aggregate", "alpha")
 
-
+@checked_options("ITS")
 def interrupted_time_series(
     data: pd.DataFrame,
     *,
@@ -455,39 +470,43 @@ def interrupted_time_series(
     time: str,
     cohort: str | None = None,
     treatment: str | None = None,
-    **options: Any,
-) -> ITSResult:
+    seasonality: Seasonality = "none",
+    season_length: int = 12,
+    fourier_order: int = 2,
+    hac_lags: int | None = None,
+    hac_correction: bool = True,
+    use_t: bool = True,
+    comparison: bool = False,
+    aggregate: Aggregate = "mean",
+    alpha: float = 0.05,
+) -> ITSResult | StaggeredITSResult:
     """Segmented regression on the treated units' series (optionally minus the never-treated units').
 
     Options: ``seasonality`` ("none" | "dummies" | "fourier"), ``season_length`` (12), ``fourier_order``
     (2), ``hac_lags`` (None = Newey–West rule), ``hac_correction`` (True), ``use_t`` (True),
     ``comparison`` (False), ``aggregate`` ("mean" | "sum"), ``alpha`` (0.05). When treated units start at
     different periods, each start (cohort) is analysed separately and the cohorts are pooled by random effects
-    (`StaggeredITSResult`); cohorts without 3 pre and 2 post periods are skipped with a note. Seasons are calendar months when ``time`` is a datetime column and
-    season_length is 12, otherwise the period's position modulo season_length.
+    (`StaggeredITSResult`); cohorts without 3 pre and 2 post periods are skipped with a note. Seasons are
+    calendar months when ``time`` is a datetime column and season_length is 12, otherwise the period's
+    position modulo season_length.
     """
-    unknown = sorted(set(options) - set(_OPTIONS))
-    if unknown:
-        raise EngineInputError(f"Unknown ITS option(s) {unknown}; allowed: {', '.join(_OPTIONS)}.")
-    seasonality = options.get("seasonality", "none")
-    _validate_choice("seasonality", seasonality, get_args(Seasonality))
-    aggregate = options.get("aggregate", "mean")
-    _validate_choice("aggregate", aggregate, get_args(Aggregate))
-    season_length = int(options.get("season_length", 12))
-    fourier_order = int(options.get("fourier_order", 2))
+    check_choice("seasonality", seasonality, Seasonality)
+    check_choice("aggregate", aggregate, Aggregate)
+    season_length = int(season_length)
+    fourier_order = int(fourier_order)
     if season_length < 2:
         raise EngineInputError("season_length must be at least 2.")
     if not 1 <= fourier_order <= season_length // 2:
         raise EngineInputError(f"fourier_order must be between 1 and {season_length // 2}.")
-    comparison = bool(options.get("comparison", False))
-    alpha = float(options.get("alpha", 0.05))
+    comparison = bool(comparison)
+    alpha = float(alpha)
     if not 0 < alpha < 1:
         raise EngineInputError("alpha must be between 0 and 1.")
-    _require_columns(
+    require_role_columns(
         data, {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "treatment": treatment}
     )
-    units, times, Y = _wide_panel(data, outcome=outcome, unit=unit, time=time)
-    first = _first_treated(data, unit=unit, time=time, cohort=cohort, treatment=treatment)
+    units, times, Y = wide_panel(data, outcome=outcome, unit=unit, time=time)
+    first = first_treated(data, unit=unit, time=time, cohort=cohort, treatment=treatment)
     treated = [u for u in units if first.get(u) is not None]
     if not treated:
         raise EngineInputError("No treated unit: interrupted time series needs at least one treated unit.")
@@ -496,8 +515,8 @@ def interrupted_time_series(
         by_start.setdefault(first[u], []).append(u)
     settings = {
         "seasonality": seasonality, "season_length": season_length, "fourier_order": fourier_order,
-        "comparison": comparison, "aggregate": aggregate, "alpha": alpha, "hac_lags": options.get("hac_lags"),
-        "hac_correction": bool(options.get("hac_correction", True)), "use_t": bool(options.get("use_t", True)),
+        "comparison": comparison, "aggregate": aggregate, "alpha": alpha, "hac_lags": hac_lags,
+        "hac_correction": bool(hac_correction), "use_t": bool(use_t),
         "datetime_time": pd.api.types.is_datetime64_any_dtype(data[time]),
         "never_mask": np.array([first.get(u) is None for u in units]),
     }
@@ -509,7 +528,7 @@ def interrupted_time_series(
         try:
             cohorts.append(_its_one_start(outcome, time, units, times, Y, by_start[start], start, settings))
         except EngineInputError as exc:
-            skipped.append((_py(start), str(exc)))
+            skipped.append((py_scalar(start), str(exc)))
     if not cohorts:
         raise EngineInputError("No cohort of treated units can be analysed: " + "; ".join(
             f"start {g}: {why}" for g, why in skipped[:3]))
@@ -583,6 +602,6 @@ def _its_one_start(
     return ITSResult(
         outcome=outcome, time=time, times=times, t0=t0, series=series, treated_series=treated_series,
         comparison_series=comp_series, fit=fit, seasonality=seasonality,
-        treated_units=tuple(_py(u) for u in treated), n_units=n_units, n_obs=int(n_units * n),
-        alpha=settings["alpha"], notes=tuple(notes),
+        treated_units=tuple(py_scalar(u) for u in treated), n_units=n_units, n_obs=int(n_units * n),
+        alpha=settings["alpha"], warnings=tuple(notes),
     )

@@ -1,8 +1,10 @@
-"""Shared panel-input helpers for every estimator (DiD, TWFE, Callaway–Sant'Anna, synth, ITS).
+"""Shared panel-input helpers for every estimator (DiD, TWFE, Callaway–Sant'Anna, synth, ITS) and power.
 
 Reading a panel, checking columns, deriving the adoption cohort from a 0/1 treatment column, the
 balanced-panel check, and `build_panel`, which turns a long data frame into the wide NumPy arrays the
-estimators compute on. User data is never mutated: every function works on copies or new arrays.
+DiD family computes on; `wide_panel`, `first_treated` and `predictors` do the same for the synthetic
+control, the interrupted time series and the power simulations (time in rows, units in columns).
+User data is never mutated: every function works on copies or new arrays.
 """
 
 from __future__ import annotations
@@ -10,29 +12,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tremplin.engine.errors import EngineInputError
+from tremplin.engine.estimators.results import py_scalar
 
 __all__ = [
     "Panel",
     "build_panel",
     "check_balanced",
     "cohort_from_treatment",
+    "first_treated",
     "load_panel",
+    "numeric_values",
+    "predictors",
     "require_columns",
+    "require_role_columns",
     "resolve_cohort",
-    "validate_choice",
+    "wide_panel",
 ]
 
-
-def validate_choice(name: str, value: object, allowed: Sequence[object]) -> None:
-    """Raise EngineInputError listing the allowed values when `value` is not one of them."""
-    if value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise EngineInputError(f"Invalid {name} {value!r}: allowed values are {choices}.")
+ONE_OF_COHORT_TREATMENT = "Give exactly one of `cohort` (first treated period) or `treatment` (0/1 column)."
 
 
 def load_panel(path: str | Path) -> pd.DataFrame:
@@ -91,7 +94,7 @@ def cohort_from_treatment(data: pd.DataFrame, *, unit: str, time: str, treatment
         bad = ", ".join(f"{float(v):g}" for v in sorted(values - {0.0, 1.0})[:5])
         raise EngineInputError(
             f"Treatment column {treatment!r} must be 0/1; found values {bad}. A column of first treated periods "
-            "goes with --cohort."
+            "goes with `cohort`."
         )
     u_codes = pd.factorize(data[unit])[0]
     t_key = _time_key(data[time])
@@ -140,7 +143,7 @@ def resolve_cohort(
 
     `unit_codes` (optional) are integer codes of `data[unit]`, to avoid factorising twice."""
     if (cohort is None) == (treatment is None):
-        raise EngineInputError("Give exactly one of --cohort (first treated period) or --treatment (0/1 column).")
+        raise EngineInputError(ONE_OF_COHORT_TREATMENT)
     if treatment is not None:
         return cohort_from_treatment(data, unit=unit, time=time, treatment=treatment)
     g = data[cohort]
@@ -352,3 +355,130 @@ def _cohort_to_times(g: np.ndarray, time_labels: np.ndarray, times: np.ndarray, 
             raise EngineInputError(f"Cohort value {val!r} in {name!r} is not one of the panel's periods.")
         out[i] = lookup[key]
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Wide panels with time in rows (synthetic control, interrupted time series, power)
+# --------------------------------------------------------------------------------------------------
+
+
+def require_role_columns(data: pd.DataFrame, columns: dict[str, str | None]) -> None:
+    """Raise EngineInputError for the first column (by role: {"outcome": "y", ...}) that `data` lacks."""
+    if not isinstance(data, pd.DataFrame):
+        raise EngineInputError("The panel must be a pandas DataFrame.")
+    available = list(map(str, data.columns))
+    for role, col in columns.items():
+        if col is None:
+            continue
+        if col not in data.columns:
+            raise EngineInputError(
+                f"Unknown {role} column {col!r}; available columns: {', '.join(available)}."
+            )
+
+
+def numeric_values(series: pd.Series, name: str) -> np.ndarray:
+    """The column as floats (missing values as NaN); a value that is not a number raises."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(values) & series.notna().to_numpy()
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise EngineInputError(f"Column {name!r} must be numeric; found {example!r}.")
+    return values
+
+
+def wide_panel(
+    data: pd.DataFrame, *, outcome: str, unit: str, time: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (units, times, Y) with Y[t, i]; raise on duplicates, missing cells or missing values."""
+    y = numeric_values(data[outcome], outcome)
+    frame = pd.DataFrame({"u": data[unit].to_numpy(), "t": data[time].to_numpy(), "y": y})
+    if frame["u"].isna().any() or frame["t"].isna().any():
+        raise EngineInputError(f"Columns {unit!r} and {time!r} must not contain missing values.")
+    dup = frame.duplicated(["u", "t"])
+    if dup.any():
+        row = frame[dup].iloc[0]
+        raise EngineInputError(
+            f"Duplicate observation for {unit}={row['u']!r}, {time}={row['t']!r} (line {int(dup.idxmax())})."
+        )
+    wide = frame.pivot(index="t", columns="u", values="y").sort_index()
+    if wide.isna().to_numpy().any():
+        missing = wide.isna().stack()
+        t, u = missing[missing].index[0]
+        raise EngineInputError(
+            f"The panel must be balanced with no missing {outcome!r}: no value for {unit}={u!r}, "
+            f"{time}={t!r}."
+        )
+    return wide.columns.to_numpy(), wide.index.to_numpy(), wide.to_numpy(dtype=float)
+
+
+def first_treated(
+    data: pd.DataFrame, *, unit: str, time: str, cohort: str | None, treatment: str | None
+) -> dict[Any, Any]:
+    """Map every unit to its first treated period (None when never treated)."""
+    if (cohort is None) == (treatment is None):
+        raise EngineInputError(ONE_OF_COHORT_TREATMENT)
+    out: dict[Any, Any] = {}
+    if cohort is not None:
+        for u, values in data.groupby(unit, sort=False)[cohort]:
+            vals = values.dropna().unique()
+            if len(vals) > 1:
+                raise EngineInputError(f"Cohort column {cohort!r} varies within {unit}={u!r}: {list(vals)}.")
+            g = vals[0] if len(vals) else None
+            if g is not None and isinstance(g, int | float | np.integer | np.floating) and float(g) == 0:
+                g = None
+            out[u] = g
+        return out
+    d = numeric_values(data[treatment], treatment)
+    if not np.isin(d[~np.isnan(d)], (0.0, 1.0)).all():
+        raise EngineInputError(f"Treatment column {treatment!r} must contain only 0 and 1.")
+    frame = pd.DataFrame({"u": data[unit].to_numpy(), "t": data[time].to_numpy(), "d": d})
+    for u, grp in frame.groupby("u", sort=False):
+        treated_times = grp.loc[grp["d"] == 1, "t"]
+        out[u] = treated_times.min() if len(treated_times) else None
+    return out
+
+
+def predictors(
+    data: pd.DataFrame,
+    Y: np.ndarray,
+    units: np.ndarray,
+    times: np.ndarray,
+    pre: np.ndarray,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    covariates: list[str],
+    covariate_periods: Sequence[Any] | None,
+    outcome_lags: Sequence[Any] | None,
+) -> tuple[np.ndarray, list[str]]:
+    """Predictor matrix X (k, N): outcome lags (default every pre period) + covariate means over the pre period."""
+    if outcome_lags is None:
+        lag_rows = np.flatnonzero(pre)
+    else:
+        rows = []
+        for lag in outcome_lags:
+            hit = np.flatnonzero(times == lag)
+            if hit.size == 0 or not pre[hit[0]]:
+                raise EngineInputError(f"Outcome lag {lag!r} is not a pre-treatment period of {time!r}.")
+            rows.append(int(hit[0]))
+        lag_rows = np.asarray(rows, dtype=int)
+    blocks = [Y[lag_rows]]
+    names = [f"{outcome}[{py_scalar(times[r])}]" for r in lag_rows]
+    if covariates:
+        pre_times = set(times[pre].tolist())
+        if covariate_periods is not None:
+            outside = [p for p in covariate_periods if p not in pre_times]
+            if outside:
+                raise EngineInputError(f"covariate_periods must be pre-treatment periods; not: {outside[:5]}.")
+            pre_times = set(covariate_periods)
+        sub = data[data[time].isin(pre_times)]
+        for c in covariates:
+            vals = pd.Series(numeric_values(sub[c], c), index=sub.index).groupby(sub[unit].to_numpy()).mean()
+            row = vals.reindex(units).to_numpy(dtype=float)
+            if np.isnan(row).any():
+                missing = units[np.isnan(row)][0]
+                raise EngineInputError(f"Covariate {c!r} has no pre-treatment value for {unit}={missing!r}.")
+            blocks.append(row[None, :])
+            names.append(f"mean({c})")
+    return np.vstack(blocks), names

@@ -1,14 +1,20 @@
-"""Result objects shared by the DiD-family estimators: frozen dataclasses with `summary()` (text),
-`to_dict()` (the stable JSON contract of `tremplin estimate --format json`) and Plotly plot methods.
+"""The interface every estimator's result satisfies (`EstimatorResult`), and the result objects of the
+DiD family: frozen dataclasses with `summary()` (text), `to_dict()` (the stable JSON contract of the
+engine, printed by `tremplin estimate --format json`) and Plotly figures.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
+
+from tremplin.engine.estimators.plots import bacon_plot, event_study_plot, group_time_plot
 
 __all__ = [
     "BaconComponent",
@@ -16,10 +22,13 @@ __all__ = [
     "CSResult",
     "Effect",
     "Estimate",
+    "EstimatorResult",
     "InferenceInfo",
     "PretrendTest",
     "TWFEResult",
+    "finite_or_none",
     "jsonable",
+    "py_scalar",
 ]
 
 
@@ -47,6 +56,24 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def py_scalar(x: Any) -> Any:
+    """Plain Python scalar for JSON (dates as ISO strings: a date alone when there is no time of day)."""
+    if isinstance(x, np.datetime64 | pd.Timestamp | datetime.date):
+        ts = pd.Timestamp(x)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """A float, or None when it is missing or not finite (valid JSON)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
 def _label(v: Any) -> Any:
     """Cohort/time labels: integers stay integers in JSON."""
     if isinstance(v, float | np.floating) and float(v).is_integer():
@@ -62,13 +89,19 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A scalar estimate with standard error, confidence interval and p-value."""
+    """A scalar estimate with standard error, confidence interval and p-value.
+
+    NaN marks what a method does not provide (a synthetic control has no standard error nor interval: its
+    p-value ranks the effect among placebos). `draws` holds draws of the estimate when the method makes
+    them (None otherwise); `to_dict()` leaves them out.
+    """
 
     estimate: float
     se: float
     ci_low: float
     ci_high: float
     p_value: float
+    draws: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(
@@ -177,9 +210,43 @@ class BaconDecomposition:
         )
 
     def plot(self):
-        from tremplin.engine.estimators.plots import bacon_plot
-
         return bacon_plot(self)
+
+
+class EstimatorResult(ABC):
+    """What every estimator's result offers, whatever the method (the model: pyfixest's `did.DID` base class).
+
+    - `att`: the headline effect, an `Estimate`;
+    - `warnings`: plain-language caveats (few clusters, rejected pre-trends, a poor pre-treatment fit...);
+    - `to_dict()`: the stable JSON contract; `summary()`: a text report;
+    - `figures()`: the Plotly figures, by name, in the order a report shows them;
+    - `event_time()`: effects by period relative to the start, when the method has them;
+    - `pretrend_test()`: the joint test of parallel pre-trends, when the method computes one.
+    """
+
+    outcome: str
+    att: Estimate
+    warnings: tuple[str, ...]
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (plain Python: numbers, strings, lists, dicts; NaN as None)."""
+
+    @abstractmethod
+    def summary(self) -> str:
+        """A text report."""
+
+    @abstractmethod
+    def figures(self) -> dict[str, Any]:
+        """The result's Plotly figures by name ({} when it has none)."""
+
+    def event_time(self) -> tuple[Effect, ...]:
+        """Effects by period relative to the start (`relative_period`; 0 = first treated period)."""
+        return ()
+
+    def pretrend_test(self) -> PretrendTest | None:
+        """The joint test that every pre-treatment effect is zero, when the method computes one."""
+        return None
 
 
 def _inference_lines(inf: InferenceInfo) -> list[str]:
@@ -198,7 +265,7 @@ def _inference_lines(inf: InferenceInfo) -> list[str]:
 
 
 @dataclass(frozen=True)
-class TWFEResult:
+class TWFEResult(EstimatorResult):
     """Two-way fixed effects (or canonical 2x2) difference-in-differences result."""
 
     method: str  # "twfe" or "did"
@@ -261,9 +328,13 @@ class TWFEResult:
             raise ValueError("No Goodman-Bacon decomposition for this result (needs a staggered binary treatment).")
         return self.bacon.plot()
 
+    def figures(self) -> dict[str, Any]:
+        """The Goodman-Bacon scatter ("bacon"), when the decomposition was computed."""
+        return {} if self.bacon is None else {"bacon": self.plot_bacon()}
+
 
 @dataclass(frozen=True)
-class CSResult:
+class CSResult(EstimatorResult):
     """Callaway & Sant'Anna (2021) staggered-adoption result with all aggregations."""
 
     outcome: str
@@ -372,13 +443,19 @@ class CSResult:
 
     def plot_event_study(self, *, uniform: bool = True):
         """Event-study plot with pointwise intervals and (optionally) the uniform band (Plotly figure)."""
-        from tremplin.engine.estimators.plots import event_study_plot
-
         return event_study_plot(self.event_study, outcome=self.outcome, uniform=uniform,
                                 alpha=self.inference.alpha)
 
     def plot_group_time(self):
         """ATT(g,t) by cohort against calendar time (Plotly figure)."""
-        from tremplin.engine.estimators.plots import group_time_plot
-
         return group_time_plot(self.group_time, outcome=self.outcome)
+
+    def figures(self) -> dict[str, Any]:
+        """The event study ("event_study") and the group-time effects ("group_time")."""
+        return {"event_study": self.plot_event_study(), "group_time": self.plot_group_time()}
+
+    def event_time(self) -> tuple[Effect, ...]:
+        return self.event_study
+
+    def pretrend_test(self) -> PretrendTest | None:
+        return self.pretrend

@@ -30,14 +30,13 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, special, stats
 
 from tremplin.engine.errors import EngineInputError
-from tremplin.engine.estimators.panel_input import Panel, build_panel, validate_choice
+from tremplin.engine.estimators.panel_input import Panel, build_panel
 from tremplin.engine.estimators.results import CSResult, Effect, Estimate, InferenceInfo, PretrendTest
 from tremplin.engine.inference import (
     cluster_sums,
@@ -46,13 +45,9 @@ from tremplin.engine.inference import (
     normal_ci,
     randomization_inference,
 )
+from tremplin.engine.options import AggregationKind, Control, Estimation, check_choice, checked_options, choices
 
-Control = Literal["never", "not-yet"]
-Estimation = Literal["unconditional", "or", "ipw", "dr"]
-AggregationKind = Literal["simple", "dynamic", "group", "calendar"]
-CONTROLS: tuple[str, ...] = ("never", "not-yet")
-ESTIMATIONS: tuple[str, ...] = ("unconditional", "or", "ipw", "dr")
-AGGREGATIONS: tuple[str, ...] = ("simple", "dynamic", "group", "calendar")
+AGGREGATIONS: tuple[AggregationKind, ...] = choices(AggregationKind)
 
 TRIM_LEVEL = 0.995
 
@@ -407,7 +402,7 @@ def _prepare(times: np.ndarray, cohort: np.ndarray, control: str, anticipation: 
             )
         raise EngineInputError("No treated cohort with a pre-treatment period remains to estimate an effect.")
     if control == "never" and not (gk == 0).any():
-        raise EngineInputError("No control units: no never-treated unit remains; try --control not-yet.")
+        raise EngineInputError("No control units: no never-treated unit remains; try `control=\"not-yet\"`.")
     if t_kept.size < 2:
         raise EngineInputError("At least two periods are needed.")
     return unit_mask, period_mask, gk, glist, notes
@@ -449,8 +444,8 @@ def compute_att_gt(
     `covariates` (n_units, n_periods, p) or None, `weights` per unit or None, `cluster` integer codes per
     unit (None: units are the clusters).
     """
-    validate_choice("control", control, CONTROLS)
-    validate_choice("estimation", estimation, ESTIMATIONS)
+    check_choice("control", control, Control)
+    check_choice("estimation", estimation, Estimation)
     y = np.asarray(y, dtype=float)
     times = np.asarray(times, dtype=float)
     if not np.isfinite(y).all():
@@ -585,7 +580,7 @@ def _wif_kappa(gt: GroupTime, cohorts: np.ndarray, pg: np.ndarray, att: np.ndarr
 
 def aggregate(gt: GroupTime, kind: AggregationKind, *, min_e: float = -np.inf, max_e: float = np.inf) -> Aggregate:
     """Aggregate ATT(g,t) as `aggte` does: simple, dynamic (event study), group or calendar."""
-    validate_choice("aggregation", kind, AGGREGATIONS)
+    check_choice("kind", kind, AggregationKind)
     k = gt.att.size
     pg_lab = np.bincount(gt.unit_label, weights=gt.unit_weight, minlength=gt.labels.size) / gt.n_units
     pg = pg_lab[np.searchsorted(gt.labels, gt.groups)]
@@ -676,8 +671,8 @@ class CallawaySantAnna:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        validate_choice("control", self.control, CONTROLS)
-        validate_choice("estimation", self.estimation, ESTIMATIONS)
+        check_choice("control", self.control, Control)
+        check_choice("estimation", self.estimation, Estimation)
         if self.anticipation < 0:
             raise EngineInputError("anticipation must be >= 0.")
         if self.bootstrap is not None and self.bootstrap < 0:
@@ -830,6 +825,7 @@ def _recode(codes: np.ndarray) -> np.ndarray:
     return np.unique(codes, return_inverse=True)[1]
 
 
+@checked_options("Callaway–Sant'Anna")
 def callaway_santanna(
     data: pd.DataFrame,
     *,

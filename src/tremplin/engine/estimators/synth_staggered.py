@@ -28,9 +28,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from tremplin.engine.errors import EngineInputError
-from tremplin.engine.estimators.synth import SynthFit, _fnum, _predictors, _py, fit_synth
+from tremplin.engine.estimators.panel_input import predictors
+from tremplin.engine.estimators.results import Effect, Estimate, EstimatorResult, finite_or_none, py_scalar
+from tremplin.engine.estimators.synth_fit import SynthFit, fit_synth
 
 __all__ = ["PlaceboAverages", "StaggeredSynthResult", "placebo_averages", "staggered_synthetic_control"]
 
@@ -125,8 +128,12 @@ class TreatedFit:
 
 
 @dataclass(frozen=True)
-class StaggeredSynthResult:
-    """Averaged synthetic controls: ``summary()``, ``to_dict()`` (the synth JSON contract) and plots."""
+class StaggeredSynthResult(EstimatorResult):
+    """Averaged synthetic controls: ``summary()``, ``to_dict()`` (the synth JSON contract) and plots.
+
+    `att` is the average over treated units of their average post-treatment gap, with the placebo
+    p-value of that average (no standard error or interval: NaN).
+    """
 
     outcome: str
     unit: str
@@ -143,12 +150,14 @@ class StaggeredSynthResult:
     excluded: tuple[tuple[Any, str], ...]  # (unit, reason)
     v_method: str
     n_obs: int
-    notes: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @property
-    def att(self) -> float:
-        """Average over treated units of their average post-treatment gap."""
-        return float(np.mean([t.att for t in self.treated]))
+    def att(self) -> Estimate:
+        """Average over treated units of their average post-treatment gap, with its placebo p-value."""
+        p = float("nan") if self.placebo is None else self.placebo.att_p_value
+        nan = float("nan")
+        return Estimate(float(np.mean([t.att for t in self.treated])), nan, nan, nan, p)
 
     @property
     def ratio(self) -> float:
@@ -158,7 +167,7 @@ class StaggeredSynthResult:
     def weights(self) -> dict[Any, float]:
         """Average donor weights over the treated units."""
         w = np.mean([t.fit.weights for t in self.treated], axis=0)
-        return {_py(u): float(x) for u, x in zip(self.donors, w, strict=True)}
+        return {py_scalar(u): float(x) for u, x in zip(self.donors, w, strict=True)}
 
     def _rmspe(self, part: str) -> float:
         sq = []
@@ -179,11 +188,11 @@ class StaggeredSynthResult:
             "n_periods": int(self.times.size),
             "n_obs": self.n_obs,
             "att": {
-                "estimate": self.att,
+                "estimate": self.att.estimate,
                 "se": None,
                 "ci_low": None,
                 "ci_high": None,
-                "p_value": None if p is None else _fnum(p.att_p_value),
+                "p_value": None if p is None else finite_or_none(p.att_p_value),
                 "inference": "placebo-in-space permutation of the average (Cavallo et al. 2013): |average post "
                 "gap| ranked among placebo averages",
                 "note": "Synthetic control has no sampling standard error; the p-value ranks the treated units' "
@@ -195,27 +204,27 @@ class StaggeredSynthResult:
                 "v_method": self.v_method,
                 "pre_rmspe": self._rmspe("pre"),
                 "post_rmspe": self._rmspe("post"),
-                "rmspe_ratio": _fnum(self.ratio),
-                "placebo_p_value": None if p is None else _fnum(p.att_p_value),
-                "placebo_att_p_value": None if p is None else _fnum(p.att_p_value),
-                "placebo_ratio_p_value": None if p is None else _fnum(p.ratio_p_value),
+                "rmspe_ratio": finite_or_none(self.ratio),
+                "placebo_p_value": None if p is None else finite_or_none(p.att_p_value),
+                "placebo_att_p_value": None if p is None else finite_or_none(p.att_p_value),
+                "placebo_ratio_p_value": None if p is None else finite_or_none(p.ratio_p_value),
                 "n_placebo_draws": 0 if p is None else p.n_draws,
                 "placebo_draws_exhaustive": None if p is None else p.exhaustive,
                 "treated_units": [
                     {
-                        "unit": _py(t.unit),
-                        "start": _py(t.start),
+                        "unit": py_scalar(t.unit),
+                        "start": py_scalar(t.start),
                         "att": t.att,
                         "pre_rmspe": t.fit.pre_rmspe,
-                        "post_rmspe": _fnum(t.fit.post_rmspe),
-                        "ratio": _fnum(t.fit.ratio),
+                        "post_rmspe": finite_or_none(t.fit.post_rmspe),
+                        "ratio": finite_or_none(t.fit.ratio),
                         "weights": {
-                            _py(u): float(w) for u, w in zip(self.donors, t.fit.weights, strict=True) if w > 0
+                            py_scalar(u): float(w) for u, w in zip(self.donors, t.fit.weights, strict=True) if w > 0
                         },
                     }
                     for t in self.treated
                 ],
-                "excluded_units": [{"unit": _py(u), "reason": r} for u, r in self.excluded],
+                "excluded_units": [{"unit": py_scalar(u), "reason": r} for u, r in self.excluded],
             },
             "event_study": [
                 {
@@ -224,13 +233,13 @@ class StaggeredSynthResult:
                     "se": None,
                     "ci_low": None,
                     "ci_high": None,
-                    "p_value": None if p is None else _fnum(p.event_p_values[i]),
+                    "p_value": None if p is None else finite_or_none(p.event_p_values[i]),
                     "n_treated": int(n),
                 }
                 for i, (e, g, n) in enumerate(zip(self.event_times, self.event_gap, self.event_n, strict=True))
             ],
-            "leave_one_out": [{"dropped": _py(u), "att": a} for u, a in self.loo],
-            "notes": list(self.notes),
+            "leave_one_out": [{"dropped": py_scalar(u), "att": a} for u, a in self.loo],
+            "notes": list(self.warnings),
         }
 
     def summary(self) -> str:
@@ -239,7 +248,7 @@ class StaggeredSynthResult:
         lines = [
             f"Synthetic control, staggered — outcome {self.outcome!r}: {len(self.treated)} treated units, "
             f"{self.donors.size} never-treated donors; V: {self.v_method}",
-            f"Average post-treatment gap (ATT): {self.att:.4g}",
+            f"Average post-treatment gap (ATT): {self.att.estimate:.4g}",
             f"Pre-treatment RMSPE {s['pre_rmspe']:.4g}; post {s['post_rmspe']:.4g}; average post/pre ratio "
             + (f"{self.ratio:.3g}" if self.ratio < 1e6 else "unbounded (some pre-treatment fits are exact)"),
         ]
@@ -249,7 +258,7 @@ class StaggeredSynthResult:
                 f"Placebo p-value (ATT): {self.placebo.att_p_value:.3f}; average RMSPE ratio: "
                 f"{self.placebo.ratio_p_value:.3f} ({self.placebo.n_draws} placebo averages, {kind})"
             )
-        lines.append("Event time   gap        treated units   (first periods; every one in --format json)")
+        lines.append("Event time   gap        treated units   (first periods; every one in `to_dict()`)")
         for e, g, n in zip(self.event_times, self.event_gap, self.event_n, strict=True):
             if -3 <= e <= 12:
                 lines.append(f"  {int(e):>4}   {g:>10.4g}   {int(n)}")
@@ -260,13 +269,11 @@ class StaggeredSynthResult:
             lines.append(f"Excluded {u!r}: {reason}")
         if len(self.excluded) > 5:
             lines.append(f"... and {len(self.excluded) - 5} more excluded units")
-        lines.extend(f"Note: {n}" for n in self.notes)
+        lines.extend(f"Note: {n}" for n in self.warnings)
         return "\n".join(lines)
 
     def plot_gaps(self, *, max_placebo_lines: int = 100):
         """Average gap in event time (bold) over placebo averages (grey)."""
-        import plotly.graph_objects as go
-
         fig = go.Figure()
         x = self.event_times.tolist()
         if self.placebo is not None:
@@ -284,8 +291,6 @@ class StaggeredSynthResult:
 
     def plot_paths(self):
         """Average treated and synthetic outcomes in event time."""
-        import plotly.graph_objects as go
-
         x = self.event_times.tolist()
         fig = go.Figure()
         fig.add_trace(go.Scatter(x=x, y=self.event_treated, mode="lines", name="treated (average)"))
@@ -297,6 +302,15 @@ class StaggeredSynthResult:
         return fig
 
     plot = plot_gaps
+
+    def figures(self) -> dict[str, Any]:
+        """The average gap over the placebo averages ("synth_gaps") and the average paths ("synth_paths")."""
+        return {"synth_gaps": self.plot_gaps(), "synth_paths": self.plot_paths()}
+
+    def event_time(self) -> tuple[Effect, ...]:
+        """The average gap by period relative to each treated unit's start (no interval)."""
+        return tuple(Effect(relative_period=int(e), estimate=float(g))
+                     for e, g in zip(self.event_times, self.event_gap, strict=True))
 
 
 def _event_path(values: np.ndarray, t0: int, event_times: np.ndarray) -> np.ndarray:
@@ -345,9 +359,9 @@ def staggered_synthetic_control(
         except TypeError as exc:
             raise EngineInputError(f"Treatment start {g!r} is not comparable with {time!r} values.") from exc
         if pre.sum() < 2:
-            excluded.append((_py(u), f"treated from {_py(g)!r}: fewer than 2 pre-treatment periods"))
+            excluded.append((py_scalar(u), f"treated from {py_scalar(g)!r}: fewer than 2 pre-treatment periods"))
         elif pre.all():
-            excluded.append((_py(u), f"treated from {_py(g)!r}, after the last period: no post period"))
+            excluded.append((py_scalar(u), f"treated from {py_scalar(g)!r}, after the last period: no post period"))
         else:
             plan.append((i, g, pre))
     if not plan:
@@ -357,11 +371,11 @@ def staggered_synthetic_control(
         )
 
     # predictors depend on the start date only: one matrix per distinct start
-    predictors: dict[Any, tuple[np.ndarray, list[str]]] = {}
+    start_predictors: dict[Any, tuple[np.ndarray, list[str]]] = {}
     pre_of: dict[Any, np.ndarray] = {}
     for _, g, pre in plan:
-        if g not in predictors:
-            predictors[g] = _predictors(
+        if g not in start_predictors:
+            start_predictors[g] = predictors(
                 data, Y, units, times, pre, outcome=outcome, unit=unit, time=time, covariates=covariates,
                 covariate_periods=covariate_periods, outcome_lags=outcome_lags,
             )
@@ -369,10 +383,10 @@ def staggered_synthetic_control(
     T = times.size
     treated: list[TreatedFit] = []
     for i, g, pre in plan:
-        X = predictors[g][0]
+        X = start_predictors[g][0]
         fit = fit_synth(Y[:, i], Y[:, donor_idx], X[:, i], X[:, donor_idx], pre,
                         v_method=v_method, n_starts=n_starts, rng=rng)
-        treated.append(TreatedFit(unit=_py(units[i]), start=_py(g), t0=int((pre).sum()), fit=fit))
+        treated.append(TreatedFit(unit=py_scalar(units[i]), start=py_scalar(g), t0=int((pre).sum()), fit=fit))
 
     lo = min(-t.t0 for t in treated)
     hi = max(T - 1 - t.t0 for t in treated)
@@ -387,11 +401,11 @@ def staggered_synthetic_control(
     ratio = float(np.mean([t.fit.ratio for t in treated]))
 
     placebo = None
-    notes: list[str] = []
+    warnings: list[str] = []
     if do_placebo:
         by_start: dict[Any, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for g, pre in pre_of.items():
-            X = predictors[g][0]
+            X = start_predictors[g][0]
             J = donor_idx.size
             p_gap = np.empty((J, T))
             p_ratio = np.empty(J)
@@ -410,7 +424,7 @@ def staggered_synthetic_control(
             pe.append(np.vstack([_event_path(row, t.t0, event_times) for row in p_gap]))
         placebo = placebo_averages(pr, pa, pe, ratio, att, event_gap, n_draws=n_placebo_draws, rng=rng)
         if placebo.n_draws < 19:
-            notes.append(f"Only {placebo.n_draws} placebo averages: the smallest attainable p-value is "
+            warnings.append(f"Only {placebo.n_draws} placebo averages: the smallest attainable p-value is "
                          f"{1 / (placebo.n_draws + 1):.3f}.")
 
     loo: list[tuple[Any, float]] = []
@@ -421,23 +435,23 @@ def staggered_synthetic_control(
             pool = np.delete(donor_idx, k)
             atts = []
             for (i, g, pre), t in zip(plan, treated, strict=True):
-                X = predictors[g][0]
+                X = start_predictors[g][0]
                 f = fit_synth(Y[:, i], Y[:, pool], X[:, i], X[:, pool], pre, v_method=v_method,
                               n_starts=n_starts, rng=rng)
                 atts.append(float(np.mean(f.gap[t.t0:])))
-            loo.append((_py(units[donor_idx[k]]), float(np.mean(atts))))
+            loo.append((py_scalar(units[donor_idx[k]]), float(np.mean(atts))))
         if int((mean_w > 1e-6).sum()) > loo_donors:
-            notes.append(f"Leave-one-out drops the {loo_donors} donors with the largest average weight.")
+            warnings.append(f"Leave-one-out drops the {loo_donors} donors with the largest average weight.")
     if excluded:
-        notes.append(f"{len(excluded)} treated unit(s) excluded (see excluded_units).")
+        warnings.append(f"{len(excluded)} treated unit(s) excluded (see excluded_units).")
     if len(treated) < 5:
-        notes.append(f"Only {len(treated)} treated units are averaged: the event-time average is noisy.")
+        warnings.append(f"Only {len(treated)} treated units are averaged: the event-time average is noisy.")
     if v_method == "nested":
-        notes.append("V chosen by nested optimisation (non-convex), per treated unit.")
+        warnings.append("V chosen by nested optimisation (non-convex), per treated unit.")
     return StaggeredSynthResult(
         outcome=outcome, unit=unit, time=time, times=times, donors=units[donor_idx], treated=tuple(treated),
         event_times=event_times, event_gap=event_gap, event_n=event_n, event_treated=event_treated,
         placebo=placebo, loo=tuple(loo), excluded=tuple(excluded), v_method=v_method,
-        n_obs=int((len(treated) + donor_idx.size) * T), notes=tuple(notes),
+        n_obs=int((len(treated) + donor_idx.size) * T), warnings=tuple(warnings),
     )
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,21 +20,20 @@ from scipy import sparse, stats
 
 from tremplin.engine.errors import EngineInputError
 from tremplin.engine.estimators.bacon import bacon_decomposition
-from tremplin.engine.estimators.panel_input import build_panel, validate_choice
+from tremplin.engine.estimators.panel_input import build_panel
 from tremplin.engine.estimators.results import Estimate, InferenceInfo, TWFEResult
+from tremplin.engine.estimators.staggered import CallawaySantAnna
 from tremplin.engine.inference import (
-    WILD_WEIGHTS,
-    WildWeights,
     cr1_vcov,
     fragility_warning,
     normal_ci,
     randomization_inference,
     wild_cluster_bootstrap,
 )
+from tremplin.engine.options import TwfeMethod, WildWeights, check_choice, checked_options
 
 __all__ = ["TwoWayFE", "demean_two_way", "did_2x2", "fit_did_stacked", "fit_twfe", "twfe"]
 
-TwfeMethod = Literal["twfe", "did"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,8 +219,8 @@ class TwoWayFE:
     bacon: bool = True
 
     def __post_init__(self) -> None:
-        validate_choice("method", self.method, ("twfe", "did"))
-        validate_choice("wild bootstrap weights", self.wild_weights, WILD_WEIGHTS)
+        check_choice("method", self.method, TwfeMethod)
+        check_choice("wild_weights", self.wild_weights, WildWeights)
         if not 0 < self.alpha < 1:
             raise EngineInputError("alpha must be strictly between 0 and 1.")
 
@@ -279,7 +277,7 @@ class TwoWayFE:
             if not never.any():
                 raise EngineInputError("No control units: the 2x2 DiD needs never-treated units.")
             if treatment is not None and cohorts.size > 1:
-                raise EngineInputError("The stacked DiD for several adoption dates needs --cohort, not --treatment.")
+                raise EngineInputError("The stacked DiD for several adoption dates needs `cohort`, not `treatment`.")
             if cohorts.size == 1:
                 treated = (g[ui] == cohorts[0]).astype(float)
                 post = (panel.times[ti] >= cohorts[0]).astype(float)
@@ -295,7 +293,7 @@ class TwoWayFE:
                 notes.append(
                     f"{cohorts.size} adoption dates: stacked 2x2 DiD (each cohort against the never-treated "
                     "units, Cengiz et al. 2019); the common coefficient weights cohorts by their treatment "
-                    "variance, not their size. Use --method cs for cohort-size weights and event-time effects."
+                    "variance, not their size. Use `method=\"cs\"` for cohort-size weights and event-time effects."
                 )
 
             def demean(v):
@@ -329,7 +327,7 @@ class TwoWayFE:
         wild = None
         if self.bootstrap:
             if wv is not None:
-                raise EngineInputError("The wild cluster bootstrap is not available with weights; drop --weights.")
+                raise EngineInputError("The wild cluster bootstrap is not available with weights; drop `weights`.")
             fe = {"unit": ui, "time": ti} if self.method == "twfe" else {"demean": demean}
             wild = wild_cluster_bootstrap(fit.x, fit.y, cl, coef=coef_idx, **fe, n_boot=self.bootstrap,
                                           weights=self.wild_weights, seed=self.seed, df_k=fit.df_k)
@@ -376,8 +374,6 @@ class TwoWayFE:
 
     def _staggered_warning(self, panel, beta: float, bacon) -> str | None:
         """Warn when TWFE mixes in already-treated controls and the effects appear to vary over time."""
-        from tremplin.engine.estimators.staggered import CallawaySantAnna
-
         if bacon.forbidden_weight <= 0.01:
             return None
         try:
@@ -400,7 +396,7 @@ class TwoWayFE:
             f"Staggered adoption with effects that change over time: TWFE ({beta:.4g}) gives "
             f"{bacon.forbidden_weight:.0%} of its weight to comparisons that use already-treated units as controls "
             f"and can be badly biased. Callaway–Sant'Anna gives an overall ATT of {cs.att.estimate:.4g} "
-            f"(SE {cs.att.se:.3g}); use --method cs."
+            f"(SE {cs.att.se:.3g}); use `method=\"cs\"`."
         )
 
     def _randomization(self, panel, ui, ti, yv, xv, wv, cl, observed: float):
@@ -422,6 +418,7 @@ class TwoWayFE:
                                        seed=self.seed)
 
 
+@checked_options("TWFE")
 def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
          treatment: str | None = None, covariates: Sequence[str] = (), weights: str | None = None,
          cluster: str | None = None, bootstrap: int | None = None, wild_weights: WildWeights = "rademacher",
@@ -432,6 +429,7 @@ def twfe(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str 
         weights=weights, cluster=cluster)
 
 
+@checked_options("2x2 DiD")
 def did_2x2(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
             treatment: str | None = None, covariates: Sequence[str] = (), weights: str | None = None,
             cluster: str | None = None, bootstrap: int | None = None, wild_weights: WildWeights = "rademacher",

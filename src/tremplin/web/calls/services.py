@@ -42,6 +42,7 @@ from tremplin.web.calls.models import (
     Score,
 )
 from tremplin.web.core import validation
+from tremplin.web.problems.services import problem_mark_in_call
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_PROPOSAL = 5
@@ -127,10 +128,6 @@ def call_create(*, title: str, text: str, budget_envelope, max_amount_per_propos
 
 
 def _mark_problem(problem, call: Call) -> None:
-    try:
-        from tremplin.web.problems.services import problem_mark_in_call
-    except ImportError:
-        return
     problem_mark_in_call(problem=problem, call=call)
 
 

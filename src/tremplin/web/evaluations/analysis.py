@@ -1,19 +1,22 @@
 """The analysis of a run: panel (engine) -> estimator (engine) -> headline, trends, diagnostics, figures.
 
-Only orchestration and presentation here; every number comes from `tremplin.engine`.
+Only orchestration and presentation here; every number comes from `tremplin.engine`. The estimator is any
+one of the engine's registry, run through its front door (`tremplin.engine.estimate`) and read through the
+interface every result satisfies (`att`, `warnings`, `figures()`, `event_time()`, `pretrend_test()`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from tremplin.engine import EngineInputError, PanelSpec, estimate, get_estimator
 from tremplin.engine.outcomes import SCALE_FACTORS, resolve
 from tremplin.engine.panel import build_panel
 
@@ -85,41 +88,22 @@ def headline(att: float, ci_low: float | None, ci_high: float | None, baseline: 
     }
 
 
-@dataclass(frozen=True)
-class _Att:
-    """The headline numbers every estimator provides (CI None for synthetic control)."""
-
-    estimate: float
-    se: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
+UNIT_PERIOD = {"unit": "unit_id", "time": "period", "cohort": "cohort"}  # the engine panel's columns
+RUN_OPTIONS = ("control", "bootstrap", "seed")  # a run's parameters, passed to the estimators that take them
 
 
-def _att_from_dict(d: dict) -> _Att:
-    a = d["att"]
-    return _Att(a["estimate"], a.get("se"), a.get("ci_low"), a.get("ci_high"), a.get("p_value"))
-
-
-def _synth_event_study(d: dict) -> list[dict]:
-    """Event-time gaps of a synthetic-control result (staggered: averaged; one unit: its gap path)."""
-    rows = d.get("event_study")
-    if rows is None:
-        path = d["gap_path"]
-        first_post = next(i for i, r in enumerate(path) if r["post"])
-        rows = [{"relative_period": i - first_post, "estimate": r["gap"]} for i, r in enumerate(path)]
-    return [{"relative_period": int(r["relative_period"]), "estimate": _finite(r["estimate"]), "ci_low": None,
-             "ci_high": None, "band_low": None, "band_high": None} for r in rows]
-
-
-ITS_SEASONS = {"month": 12, "quarter": 4}
+def _event_row(e) -> dict:
+    """One event-time effect for display (intervals and uniform band None where the method has none)."""
+    return {"relative_period": int(e.relative_period), "estimate": _finite(e.estimate), "ci_low": _finite(e.ci_low),
+            "ci_high": _finite(e.ci_high), "band_low": _finite(e.ci_low_uniform),
+            "band_high": _finite(e.ci_high_uniform)}
 
 
 ROBUSTNESS_SPECS: tuple[tuple[str, str, dict], ...] = (
     # key, estimator, options — the main specification is listed first by `robustness_table`.
-    ("cs_never", "cs", {"control": "never"}),
-    ("cs_not_yet", "cs", {"control": "not-yet"}),
-    ("cs_anticipation", "cs", {"control": "never", "anticipation": 1}),
+    ("cs_never", "cs", {"control": "never", "band_draws": 0}),
+    ("cs_not_yet", "cs", {"control": "not-yet", "band_draws": 0}),
+    ("cs_anticipation", "cs", {"control": "never", "anticipation": 1, "band_draws": 0}),
     ("twfe", "twfe", {}),
 )
 
@@ -129,19 +113,11 @@ def robustness_table(panel: pd.DataFrame, *, outcome: str, baseline: float, seed
 
     A specification that cannot be estimated on this panel is listed with its reason instead of a number.
     """
-    from tremplin.engine.errors import EngineInputError
-    from tremplin.engine.estimators.staggered import callaway_santanna
-    from tremplin.engine.estimators.twfe import twfe
-
+    spec = PanelSpec(outcome=outcome, **UNIT_PERIOD)
     rows = []
     for key, estimator, options in ROBUSTNESS_SPECS:
         try:
-            if estimator == "cs":
-                fit = callaway_santanna(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
-                                        band_draws=0, seed=seed, **options)
-            else:
-                fit = twfe(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
-                           cluster="unit_id", seed=seed)
+            fit = estimate(panel, method=estimator, spec=spec, options={**options, "seed": seed})
         except (EngineInputError, ValueError, np.linalg.LinAlgError) as exc:
             rows.append({"key": key, "error": str(exc)})
             continue
@@ -167,9 +143,8 @@ def run_analysis(
     labels: dict[str, str] | None = None,
 ) -> tuple[dict, dict]:
     """Run one evaluation; returns (result, timings). Deterministic for given inputs and seed."""
-    import time
-
     labels = labels or {"treated": "treated", "comparison": "comparison", "period": "period"}
+    method = get_estimator(estimator)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress(0.05, "panel")
@@ -186,59 +161,24 @@ def run_analysis(
 
     progress(0.55, "estimator")
     t1 = time.perf_counter()
-    if estimator == "cs":
-        from tremplin.engine.estimators.staggered import callaway_santanna
-
-        fit = callaway_santanna(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
-                                control=control, bootstrap=bootstrap, seed=seed)
-        figure = _figure_json(fit.plot_event_study())
-        pretrend_p = None if fit.pretrend is None else _finite(fit.pretrend.p_value)
-        event_study = [
-            {"relative_period": int(e.relative_period), "estimate": _finite(e.estimate), "ci_low": _finite(e.ci_low),
-             "ci_high": _finite(e.ci_high), "band_low": _finite(e.ci_low_uniform),
-             "band_high": _finite(e.ci_high_uniform)}
-            for e in fit.event_study
-        ]
-    elif estimator == "twfe":
-        from tremplin.engine.estimators.twfe import twfe
-
-        fit = twfe(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort", cluster="unit_id",
-                   bootstrap=bootstrap, seed=seed)
-        figure = _figure_json(fit.plot_bacon()) if fit.bacon is not None else None
-        pretrend_p = None
-        event_study = []
-    elif estimator == "synth":
-        from tremplin.engine.estimators.synth import synthetic_control
-
-        fit = synthetic_control(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort", seed=seed)
-        figure = _figure_json(fit.plot_gaps())
-        pretrend_p = None
-        event_study = None  # from the result's dict below
-    elif estimator == "its":
-        from tremplin.engine.estimators.its import interrupted_time_series
-
-        season = ITS_SEASONS.get(period)
-        # Fourier terms rather than dummies: fewer parameters on the short series of an experiment, and no
-        # exact collinearity with the trend when the start falls on a season boundary
-        fit = interrupted_time_series(panel, outcome=outcome, unit="unit_id", time="period", cohort="cohort",
-                                      comparison=True, seasonality="fourier" if season else "none",
-                                      season_length=season or 12, fourier_order=2 if season == 12 else 1)
-        figure = _figure_json(fit.plot())
-        pretrend_p = None
-        event_study = []
-    else:
-        raise ValueError(f"Unknown estimator {estimator!r}; allowed: cs, twfe, synth, its.")
+    run_values = {"control": control, "bootstrap": bootstrap, "seed": seed}
+    options = {name: run_values[name] for name in RUN_OPTIONS if name in method.options}
+    options.update(method.options_for_panel(period))
+    fit = estimate(panel, method=estimator, spec=PanelSpec(outcome=outcome, **UNIT_PERIOD), options=options)
+    figures = fit.figures()
+    figure = _figure_json(figures[method.effect_figure]) if method.effect_figure in figures else None
+    pretrend = fit.pretrend_test()
+    pretrend_p = None if pretrend is None else _finite(pretrend.p_value)
+    event_study = [_event_row(e) for e in fit.event_time()]
     timings["estimator"] = round(time.perf_counter() - t1, 3)
-    estimate = fit.to_dict()  # once: the staggered synthetic control's carries every placebo average
-    if event_study is None:
-        event_study = _synth_event_study(estimate)
+    estimate_dict = fit.to_dict()  # once: the staggered synthetic control's carries every placebo average
 
     progress(0.9, "report")
     treated = panel[panel["cohort"] > 0]
     baseline = float(treated.loc[treated["period"] < treated["cohort"], outcome].mean())
-    att = _att_from_dict(estimate) if estimator in ("synth", "its") else fit.att
+    att = fit.att
     trends = group_trends(panel, outcome).to_dict(orient="records")
-    warnings = [str(w) for w in getattr(fit, "warnings", ())] + [str(n) for n in getattr(fit, "notes", ())]
+    warnings = [str(w) for w in fit.warnings]
     # Joint pre-trend check from the uniform (sup-t) band: any pre-period band excluding zero rejects at 5 %.
     pre_bands = [e for e in event_study if e["relative_period"] < 0 and e["band_low"] is not None
                  and e["band_high"] is not None]
@@ -269,11 +209,11 @@ def run_analysis(
         "event_study": event_study,
         "trends": trends,
         "diagnostics": diagnostics,
-        "estimate": estimate,
+        "estimate": estimate_dict,
         "summary": fit.summary(),
         "figures": {
             "effect": figure,
-            "effect_kind": {"cs": "event_study", "twfe": "bacon", "synth": "synth_gaps", "its": "its_fit"}[estimator],
+            "effect_kind": method.effect_figure,
             "trends": _figure_json(trends_figure(trends, outcome, labels)),
         },
     }

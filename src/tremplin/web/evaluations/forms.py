@@ -5,7 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from tremplin.web.evaluations.models import Dataset, DatasetFormat, Estimator
+from tremplin.web.evaluations.models import Dataset, DatasetFormat, estimator_choices
 
 
 class DatasetForm(forms.Form):
@@ -42,7 +42,7 @@ class DatasetForm(forms.Form):
 
 class RunForm(forms.Form):
     dataset = forms.ModelChoiceField(label=_("Jeu de données"), queryset=Dataset.objects.none())
-    estimator = forms.ChoiceField(label=_("Estimateur"), choices=Estimator.choices)
+    estimator = forms.ChoiceField(label=_("Estimateur"), choices=estimator_choices)  # the engine's registry
     period = forms.ChoiceField(label=_("Période du panel"), initial="quarter",
                                choices=[("month", _("mois")), ("quarter", _("trimestre")), ("year", _("année"))])
     seed = forms.IntegerField(label=_("Graine aléatoire"), initial=0, min_value=0)

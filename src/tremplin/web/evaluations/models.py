@@ -1,13 +1,18 @@
 """Datasets (validated care data kept as Parquet outside the database) and evaluation runs.
 
-Thin models: writes live in services.py, the analysis in analysis.py (which only calls the engine).
+Thin models: writes live in services.py, the analysis in analysis.py (which only calls the engine). A run's
+estimator is the name of one of the engine's registered estimators (`tremplin.engine.estimators()`): no
+choices at the database level, the registry is the list (checked when a run is launched).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from tremplin.engine import EngineInputError, estimators, get_estimator
 
 
 class DatasetFormat(models.TextChoices):
@@ -68,11 +73,17 @@ class Dataset(models.Model):
         return self.status == DatasetStatus.VALID
 
 
-class Estimator(models.TextChoices):
-    CALLAWAY_SANTANNA = "cs", _("Différence de différences échelonnée (Callaway & Sant'Anna)")
-    TWFE = "twfe", _("Effets fixes à deux dimensions (TWFE)")
-    SYNTH = "synth", _("Contrôle synthétique (un par territoire expérimentateur, moyenné)")
-    ITS = "its", _("Série temporelle interrompue (une régression par cohorte, poolée)")
+def estimator_label(name: str) -> str:
+    """A registered estimator's name in the active language (from the engine's registry); `name` otherwise."""
+    try:
+        return get_estimator(name).label(get_language())
+    except EngineInputError:  # a run of an estimator no longer registered keeps its name
+        return name
+
+
+def estimator_choices() -> list[tuple[str, str]]:
+    """The estimators offered for evaluation runs, as (name, label in the active language)."""
+    return [(e.name, e.label(get_language())) for e in estimators(evaluation_runs=True)]
 
 
 class RunStatus(models.TextChoices):
@@ -91,7 +102,7 @@ class Run(models.Model):
     dataset = models.ForeignKey(Dataset, verbose_name=_("jeu de données"), on_delete=models.PROTECT,
                                 related_name="runs")
     dataset_fingerprint = models.CharField(_("empreinte des données"), max_length=64)
-    estimator = models.CharField(_("estimateur"), max_length=8, choices=Estimator.choices)
+    estimator = models.CharField(_("estimateur"), max_length=8)  # a registered name: see estimator_choices
     params = models.JSONField(_("paramètres"), default=dict)
     engine_version = models.CharField(_("version du moteur"), max_length=32)
     status = models.CharField(_("statut"), max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED,
@@ -120,7 +131,11 @@ class Run(models.Model):
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.plan} · {self.get_estimator_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.plan} · {self.estimator_label} · {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def estimator_label(self) -> str:
+        return estimator_label(self.estimator)
 
     @property
     def is_finished(self) -> bool:

@@ -1,4 +1,8 @@
-"""Plain-language presentation of results and publications (French UI text, numbers from the result)."""
+"""Plain-language presentation of results and publications (French UI text, numbers from the result).
+
+What depends on the estimator (how its inference reads, whether it tests pre-trends) comes from the engine's
+registry, so that a registered estimator is presented without a line here.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from tremplin.engine import EngineInputError, Estimator, get_estimator
 
 OUTCOME_LABELS = {
     "avoidable_hospitalisations": gettext_lazy("hospitalisations évitables"),
@@ -69,6 +75,25 @@ def verdict(headline: dict | None) -> str:
     return _("L'intervalle de confiance contient zéro : les données ne permettent pas de conclure à un effet.")
 
 
+def _registered(name: str | None) -> Estimator | None:
+    try:
+        return get_estimator(name or "")
+    except EngineInputError:  # a result of an estimator no longer registered
+        return None
+
+
+def placebo_inference(estimator: str | None) -> bool:
+    """Whether the estimator's p-value comes from placebos (no confidence interval)."""
+    found = _registered(estimator)
+    return found is not None and found.inference == "placebo"
+
+
+def pretrend_test(estimator: str | None) -> bool:
+    """Whether the estimator's results carry a joint pre-trend test."""
+    found = _registered(estimator)
+    return found is not None and found.pretrend_test
+
+
 def warnings_for(diagnostics: dict | None, estimator: str | None = None) -> list[str]:
     d = diagnostics or {}
     out = []
@@ -76,7 +101,7 @@ def warnings_for(diagnostics: dict | None, estimator: str | None = None) -> list
         counts = {"treated": d.get("treated_units"), "comparison": d.get("comparison_units")}
         out.append((_("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : la valeur "
                       "p par placebos ne peut pas descendre bien bas et chaque contrôle synthétique repose sur peu "
-                      "de territoires donneurs.") if estimator == "synth" else
+                      "de territoires donneurs.") if placebo_inference(estimator) else
                     _("Peu de territoires (%(treated)s expérimentateurs, %(comparison)s de comparaison) : "
                       "les intervalles de confiance reposent sur peu de grappes et peuvent être trop optimistes."))
                    % counts)
@@ -159,6 +184,7 @@ def result_context(result: dict) -> dict:
         "warnings": warnings_for(result.get("diagnostics"), result.get("estimator")),
         "effect_figure": localise_figure(figures.get("effect"), outcome_label(result.get("outcome"))),
         "effect_kind": figures.get("effect_kind", "event_study"),
+        "pretrend_test": pretrend_test(result.get("estimator")),
         "trends_figure": figures.get("trends"),
         "event_study": result.get("event_study") or [],
         "robustness": [robustness_row(row) for row in result.get("robustness") or []],

@@ -17,15 +17,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 import tremplin
+from tremplin.engine import estimator_for_design, estimators
 from tremplin.web.evaluations import storage
-from tremplin.web.evaluations.models import Dataset, DatasetSource, DatasetStatus, Estimator, Run, RunStatus
+from tremplin.web.evaluations.models import Dataset, DatasetSource, DatasetStatus, Run, RunStatus
+from tremplin.web.portfolio.services import evaluation_plan_lock
 
 logger = logging.getLogger(__name__)
 
 PERIODS = ("month", "quarter", "year")
 DISCLOSURE_THRESHOLD = 11
-DEFAULT_ESTIMATOR = {"staggered": Estimator.CALLAWAY_SANTANNA, "did": Estimator.CALLAWAY_SANTANNA,
-                     "synthetic_control": Estimator.SYNTH, "its": Estimator.ITS}
 
 
 # --- Datasets ----------------------------------------------------------------------------------------------
@@ -256,8 +256,8 @@ def run_launch(*, plan, dataset: Dataset, user, estimator: str | None = None, pe
     """Record a run (dataset fingerprint, parameters, engine version), lock the plan, queue the job."""
     if not dataset.is_valid:
         raise ValidationError(_("Le jeu de données n'est pas validé."))
-    estimator = estimator or DEFAULT_ESTIMATOR.get(plan.design, Estimator.CALLAWAY_SANTANNA)
-    if estimator not in Estimator.values:
+    estimator = estimator or estimator_for_design(plan.design).name
+    if estimator not in {e.name for e in estimators(evaluation_runs=True)}:
         raise ValidationError(_("Estimateur inconnu : %(value)s.") % {"value": estimator})
     if period not in PERIODS:
         raise ValidationError(_("Période inconnue : %(value)s.") % {"value": period})
@@ -279,12 +279,7 @@ def run_launch(*, plan, dataset: Dataset, user, estimator: str | None = None, pe
         run = Run.objects.create(plan=plan, dataset=dataset, dataset_fingerprint=dataset.fingerprint,
                                  estimator=estimator, params=params, engine_version=tremplin.__version__,
                                  created_by=user)
-        try:
-            from tremplin.web.portfolio.services import evaluation_plan_lock
-        except ImportError:  # the portfolio app does not provide it yet
-            evaluation_plan_lock = None
-        if evaluation_plan_lock is not None:
-            evaluation_plan_lock(plan=plan)
+        evaluation_plan_lock(plan=plan)
         job = job_enqueue(kind="evaluations.run", params={"run_id": run.pk},
                           label=_("Évaluation : %(plan)s") % {"plan": plan}, user=user)
         Run.objects.filter(pk=run.pk).update(job=job)

@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from tremplin.engine import estimator_for_design
 from tremplin.web.core.access import PUBLIC, Expect, only_roles, view_access
 from tremplin.web.core.uploads import upload_limit, upload_refusal
 from tremplin.web.evaluations import selectors, services
@@ -90,7 +91,7 @@ def run_list(request):
 def run_create(request, pk: int, obj):
     plan = obj
     datasets = selectors.dataset_choices_for_plan(plan=plan)
-    initial = {"estimator": services.DEFAULT_ESTIMATOR.get(plan.design, "cs"), "dataset": datasets.first()}
+    initial = {"estimator": estimator_for_design(plan.design).name, "dataset": datasets.first()}
     form = RunForm(request.POST or None, datasets=datasets, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
