@@ -47,3 +47,20 @@ class RulesPermission(BasePermission):
         if not allowed:
             audit_access_denied(request=request, permission=perm, obj=obj)
         return allowed
+
+
+class PageContextMixin:
+    """Give the serializer the page being serialised (`context["_page"]`), so that a field can compute its values
+    for the whole page in one query instead of one per object."""
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._page = page
+        return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        page = getattr(self, "_page", None)
+        if page is not None:
+            context["_page"] = page
+        return context

@@ -1,0 +1,35 @@
+"""CSV / XLSX export of the signals (what the list shows, one row per signal, with the panel's aggregate)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+
+from tremplin.web.core.exports import spreadsheet_response
+from tremplin.web.horizon import selectors
+from tremplin.web.horizon.models import IMPACT_FIELDS
+
+HEADER = ["id", "title", "summary", "domain", "horizon", "likelihood", *IMPACT_FIELDS, "impact_notes", "sources",
+          "is_public", "status", "last_reviewed_on", "review_due_on", "review_overdue", "panel_n", "panel_mean",
+          "panel_normalised", "panel_spread", "panel_disagreement", "problems", "calls"]
+
+
+def signal_rows(signals) -> list[list]:
+    signals = list(signals.prefetch_related("problems", "calls").order_by("pk"))
+    aggregates = selectors.panel_aggregates(signal_ids=[s.pk for s in signals])
+    rows = []
+    for s in signals:
+        a = aggregates.get(s.pk)
+        rows.append([
+            s.pk, s.title, s.summary, s.domain, s.horizon, s.likelihood, *[getattr(s, f) for f in IMPACT_FIELDS],
+            s.impact_notes, " ".join(s.source_link_list), s.is_public, s.status, s.last_reviewed_on.isoformat(),
+            selectors.review_due_on(s).isoformat(), selectors.review_overdue(s),
+            a.n if a else 0, a.mean if a else None, a.normalised if a else None, a.spread if a else None,
+            bool(a and a.disagreement),
+            "; ".join(f"{p.pk} {p.title}" for p in s.problems.all()), "; ".join(f"{c.pk} {c.title}" for c in s.calls.all()),
+        ])
+    return rows
+
+
+def signals_response(signals, *, fmt: str) -> HttpResponse:
+    return spreadsheet_response(header=HEADER, rows=signal_rows(signals), fmt=fmt, filename="veille-signaux",
+                                sheet="signaux")

@@ -1,0 +1,101 @@
+"""Forms for horizon scanning (they work without JavaScript; htmx only enhances)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tremplin.web.accounts.models import User
+from tremplin.web.horizon.models import Horizon, Likelihood, PanelMember, Signal, SignalDomain
+from tremplin.web.problems.models import Problem
+
+STEWARD_ROLES = ("admin", "programme_manager", "decision_maker", "evaluator", "reviewer")
+SCORE_CHOICES = [(i, str(i)) for i in range(5)]
+
+
+def _user_label(user: User) -> str:
+    return f"{user} <{user.email}>"
+
+
+class SignalForm(forms.ModelForm):
+    class Meta:
+        model = Signal
+        fields = ["title", "summary", "domain", "horizon", "likelihood", "impact_workforce", "impact_pathways",
+                  "impact_costs", "impact_skills", "impact_notes", "source_links", "problems", "is_public",
+                  "steward", "status"]
+        widgets = {"summary": forms.Textarea(attrs={"rows": 4}), "impact_notes": forms.Textarea(attrs={"rows": 3}),
+                   "source_links": forms.Textarea(attrs={"rows": 3}), "horizon": forms.RadioSelect,
+                   "likelihood": forms.RadioSelect}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["problems"].required = False
+        self.fields["problems"].queryset = Problem.objects.exclude(status__in=["merged", "declined"]).order_by("title")
+        self.fields["steward"].queryset = (User.objects.filter(is_active=True, memberships__role__in=STEWARD_ROLES)
+                                           .distinct().order_by("display_name", "email"))
+        self.fields["steward"].label_from_instance = _user_label
+        if self.instance.pk is None:
+            del self.fields["status"]
+            self.fields["steward"].help_text = _("Vous, par défaut. Reçoit le rappel quand le signal n'a pas été "
+                                                 "revu à temps.")
+
+
+class SignalReviewForm(forms.Form):
+    reviewed_on = forms.DateField(label=_("Revu le"), widget=forms.DateInput(attrs={"type": "date"}),
+                                  initial=timezone.localdate)
+    horizon = forms.ChoiceField(label=_("Horizon"), choices=Horizon.choices, widget=forms.RadioSelect)
+    likelihood = forms.TypedChoiceField(label=_("Probabilité"), choices=Likelihood.choices, coerce=int,
+                                        widget=forms.RadioSelect)
+    note = forms.CharField(label=_("Ce qui a changé (ou pourquoi rien n'a changé)"), required=False,
+                           max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class SignalScoreForm(forms.Form):
+    likelihood = forms.TypedChoiceField(
+        label=_("Probabilité à l'horizon annoncé"), choices=SCORE_CHOICES, coerce=int, widget=forms.RadioSelect,
+        help_text=_("0 : improbable ; 4 : quasi certaine."))
+    impact = forms.TypedChoiceField(
+        label=_("Ampleur de l'impact sur l'organisation des soins"), choices=SCORE_CHOICES, coerce=int,
+        widget=forms.RadioSelect, help_text=_("Effectifs, parcours, coûts, transferts de compétences. 0 : aucun ; "
+                                              "4 : transformateur."))
+    relevance = forms.TypedChoiceField(
+        label=_("Pertinence pour les problématiques du réseau"), choices=SCORE_CHOICES, coerce=int,
+        widget=forms.RadioSelect, help_text=_("0 : sans rapport ; 4 : répond à une priorité du réseau."))
+    comment = forms.CharField(label=_("Commentaire"), required=False, max_length=5000,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class PanelMemberForm(forms.Form):
+    user = forms.ModelChoiceField(label=_("Personne"), queryset=User.objects.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        members = PanelMember.objects.values_list("user_id", flat=True)
+        self.fields["user"].queryset = (User.objects.filter(is_active=True, memberships__isnull=False)
+                                        .exclude(Q(pk__in=members) | Q(memberships__role="innovator"))
+                                        .distinct().order_by("display_name", "email"))
+        self.fields["user"].label_from_instance = _user_label
+        self.fields["user"].help_text = _("Toute personne membre d'une organisation du réseau, sauf les innovateurs "
+                                          "(qui pourraient porter les solutions concernées).")
+
+
+class SignalFilterForm(forms.Form):
+    q = forms.CharField(label=_("Recherche"), required=False, max_length=200)
+    domain = forms.ChoiceField(label=_("Domaine"), required=False, choices=[("", _("Tous"))] + SignalDomain.choices)
+    horizon = forms.ChoiceField(label=_("Horizon"), required=False, choices=[("", _("Tous"))] + Horizon.choices)
+    likelihood = forms.TypedChoiceField(label=_("Probabilité au moins"), required=False, coerce=int,
+                                        empty_value=None, choices=[("", _("Toutes"))] + Likelihood.choices)
+    status = forms.ChoiceField(label=_("Statut"), required=False,
+                               choices=[("", _("En veille")), ("archived", _("Archivés")), ("all", _("Tous"))])
+    overdue = forms.BooleanField(label=_("À revoir seulement"), required=False)
+
+    def filters(self) -> dict:
+        if not self.is_valid():
+            return {}
+        data = self.cleaned_data
+        return {"query": data["q"].strip(), "domain": data["domain"], "horizon": data["horizon"],
+                "likelihood": data["likelihood"], "status": data["status"], "overdue": data["overdue"]}
+
+
