@@ -65,7 +65,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG o
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tremplin.web.core.apps.TremplinAdminConfig",  # django.contrib.admin, login through allauth
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,7 +76,6 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -263,6 +262,20 @@ STORAGES = {
 MEDIA_ROOT = PRIVATE_MEDIA_DIR  # never exposed by a URL; files are streamed by permission-checked views
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Larger uploaded files are streamed to a temporary file (FILE_UPLOAD_MAX_MEMORY_SIZE); form fields other
+# than files are limited by DATA_UPLOAD_MAX_MEMORY_SIZE (Django answers 400 above). Uploaded files are refused
+# while the body streams in, as soon as its declared length or the bytes received pass the limit
+# (core/uploads.py): UPLOAD_MAX_MB for every upload unless its view declares another one (care-data archives:
+# DATASET_UPLOAD_MAX_MB, at most DATASET_UNZIPPED_MAX_MB once unzipped; proposal attachments: 10 MB). The
+# reverse proxy's body limit goes just above the largest (README: Running in production).
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_MB", "20")) * 1024 * 1024
+DATASET_UPLOAD_MAX_BYTES = int(os.environ.get("DATASET_UPLOAD_MAX_MB", "512")) * 1024 * 1024
+DATASET_UNZIPPED_MAX_BYTES = int(os.environ.get("DATASET_UNZIPPED_MAX_MB", "2048")) * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "tremplin.web.core.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- e-mail: console by default, SMTP when EMAIL_HOST is set ---
 if os.environ.get("EMAIL_HOST"):
@@ -283,9 +296,15 @@ HORIZON_REVIEW_MONTHS = int(os.environ.get("HORIZON_REVIEW_MONTHS", "6"))
 # --- API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The session first: anonymous requests keep getting 403 (not 401); rejected tokens get 401 anyway.
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "tremplin.web.accounts.authentication.ApiTokenAuthentication",
     ],
+    # The browsable API (?format=api) only when API_BROWSABLE (below), and without its forms (they list
+    # related objects, e.g. every user's e-mail in the membership form).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "tremplin.web.core.api.FormlessBrowsableAPIRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tremplin.web.core.api.ContentNegotiation",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -294,6 +313,8 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
 }
+# The browsable API in development only: production serves JSON (the OpenAPI docs stay at /api/docs/).
+API_BROWSABLE = DEBUG
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tremplin API",
     "DESCRIPTION": "Problems, calls for solutions, experiments, evaluations, funding models.",
@@ -304,6 +325,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Error responses (400/403/404) documented on every operation, path ids typed (core/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "tremplin.web.core.openapi.postprocess_errors"],
 }
 
 # --- background jobs: django-q2 with the database broker (at-least-once: jobs are idempotent) ---

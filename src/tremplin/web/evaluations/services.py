@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -30,12 +31,31 @@ DEFAULT_ESTIMATOR = {"staggered": Estimator.CALLAWAY_SANTANNA, "did": Estimator.
 # --- Datasets ----------------------------------------------------------------------------------------------
 
 
+class DatasetValidationFailed(RuntimeError):
+    """Validation stopped on something other than the data (its message names no server path)."""
+
+
+class RunFailed(RuntimeError):
+    """A run stopped with an error (its message names no server path)."""
+
+
+INCOMING_GRACE = timedelta(hours=6)
+"""An extraction folder without a dataset row is removed after this long (a registration may still be running)."""
+
+
 def dataset_register(*, name: str, user, format: str = "ours", description: str = "", upload=None,
                      server_path: str = "", sync: bool = False) -> Dataset:
-    """Register care data (a zip upload or a folder under the allowed root) and queue its validation."""
+    """Register care data (a zip upload or a folder under the allowed root) and queue its validation.
+
+    A refused archive leaves nothing behind (no dataset, no file); the raw files of an upload are deleted once
+    its validation has ended, whatever the outcome (`dataset_incoming_purge` also removes those of a job that
+    never finished, at the next registration).
+    """
     if (upload is None) == (not server_path):
         raise ValidationError(_("Déposez une archive zip ou indiquez un dossier du serveur (l'un ou l'autre)."))
     path = storage.check_server_path(server_path) if server_path else None
+    if upload is not None:
+        dataset_incoming_purge()
     with transaction.atomic():
         dataset = Dataset.objects.create(
             name=name, description=description, format=format, created_by=user,
@@ -43,10 +63,49 @@ def dataset_register(*, name: str, user, format: str = "ours", description: str 
             source_path=str(path) if path else getattr(upload, "name", ""),
         )
         if upload is not None:
-            root = storage.extract_zip(upload, storage.incoming_dir(dataset.pk))
+            try:
+                root = storage.extract_zip(upload, storage.incoming_dir(dataset.pk))
+            except BaseException:
+                shutil.rmtree(storage.incoming_dir(dataset.pk), ignore_errors=True)
+                raise
             dataset.source_path = str(root)
             dataset.save(update_fields=["source_path"])
     return dataset_validation_enqueue(dataset=dataset, user=user, sync=sync)
+
+
+def dataset_incoming_purge(*, grace: timedelta = INCOMING_GRACE) -> list[str]:
+    """Delete the raw files of uploads whose validation is over (or was never recorded); returns the folders.
+
+    Kept: the folder of a dataset pending or being validated by a job that has not finished, and any folder
+    changed within `grace` (its dataset may not be committed yet).
+    """
+    root = storage.incoming_root()
+    if not root.is_dir():
+        return []
+    from tremplin.web.jobs.models import FINISHED_STATUSES
+
+    folders = {p.name: p for p in root.iterdir()}
+    ids = [int(n) for n in folders if n.isdigit()]
+    known = {str(pk) for pk in Dataset.objects.filter(pk__in=ids).values_list("pk", flat=True)}
+    unfinished = Dataset.objects.filter(pk__in=ids, status__in=[DatasetStatus.PENDING, DatasetStatus.VALIDATING])
+    waiting = set(unfinished.exclude(job__status__in=FINISHED_STATUSES).values_list("pk", flat=True))
+    # A job that ended without its handler recording the outcome (its worker died too often, or it was cancelled
+    # before it started): the dataset says so.
+    unfinished.filter(job__status__in=FINISHED_STATUSES).update(
+        status=DatasetStatus.FAILED, report={"ok": False, "failure": _("La validation ne s'est pas terminée.")})
+    cutoff = timezone.now().timestamp() - grace.total_seconds()
+    removed = []
+    for name, folder in sorted(folders.items()):
+        if name.isdigit() and int(name) in waiting:
+            continue
+        if name not in known and folder.stat().st_mtime > cutoff:
+            continue
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            folder.unlink(missing_ok=True)
+        removed.append(name)
+    return removed
 
 
 def dataset_validation_enqueue(*, dataset: Dataset, user, sync: bool = False) -> Dataset:
@@ -59,34 +118,88 @@ def dataset_validation_enqueue(*, dataset: Dataset, user, sync: bool = False) ->
     return dataset
 
 
+def _public_base(dataset: Dataset) -> tuple[Path, str]:
+    """Where the names shown to users start from: the archive's content, or the registered folder."""
+    if dataset.source == DatasetSource.UPLOAD:
+        return storage.incoming_dir(dataset.pk), _("archive déposée")
+    return Path(dataset.source_path), _("dossier")
+
+
+def _public(dataset: Dataset, text: str) -> str:
+    base, label = _public_base(dataset)
+    return storage.public_text(str(text), base=base, label=label)
+
+
+def _report_payload(dataset: Dataset, report) -> dict:
+    return {
+        "ok": report.ok,
+        "format": report.format,
+        "total_errors": report.total_errors,
+        "errors": [{"file": _public(dataset, e.file), "row": e.row, "column": e.column,
+                    "message": _public(dataset, e.message)} for e in report.errors],
+        "notes": [_public(dataset, note) for note in report.notes],
+    }
+
+
+def _unreadable_payload(dataset: Dataset, source: Path, exc: Exception, fmt: str) -> dict | None:
+    """The report of data that could not be read (a damaged Parquet file, bad input), or None for other errors."""
+    from tremplin.engine.errors import EngineInputError
+
+    base, _label = _public_base(dataset)
+    damaged = storage.unreadable_parquet_files(source) if source.is_dir() else []
+    prefix = source.resolve().relative_to(base.resolve()) if base.resolve() in source.resolve().parents else None
+    errors = [{"file": (prefix / name).as_posix() if prefix else name, "row": None, "column": None,
+               "message": _("fichier Parquet illisible (endommagé ou tronqué) : %(reason)s")
+               % {"reason": _public(dataset, reason)}} for name, reason in damaged]
+    if not errors and isinstance(exc, EngineInputError):
+        errors = [{"file": "", "row": None, "column": None, "message": _public(dataset, str(exc))}]
+    if not errors:
+        return None
+    return {"ok": False, "format": fmt, "total_errors": len(errors), "errors": errors, "notes": []}
+
+
+def _discard_upload(dataset: Dataset) -> None:
+    if dataset.source == DatasetSource.UPLOAD:
+        shutil.rmtree(storage.incoming_dir(dataset.pk), ignore_errors=True)
+
+
 def dataset_validate(*, dataset_id: int, progress) -> dict:
-    """Validate a dataset and, if valid, store it as Parquet under DATASETS_DIR/<fingerprint> (idempotent)."""
+    """Validate a dataset and, if valid, store it as Parquet under DATASETS_DIR/<fingerprint> (idempotent).
+
+    Data that cannot be read (a damaged Parquet file) makes the dataset invalid, with the file named inside the
+    upload; no message shown to users carries a server path. An upload's raw files are deleted at the end.
+    """
     from tremplin.engine.loaders import import_dataset
 
     dataset = Dataset.objects.get(pk=dataset_id)
     if dataset.status == DatasetStatus.VALID and dataset.fingerprint:
         return {"dataset_id": dataset.pk, "fingerprint": dataset.fingerprint, "ok": True}
-    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.VALIDATING)
     source = Path(dataset.source_path)
+    if dataset.status in {DatasetStatus.INVALID, DatasetStatus.FAILED} and not source.exists():
+        return {"dataset_id": dataset.pk, "ok": False}  # already reported, the upload's files deleted
+    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.VALIDATING)
     root = storage.datasets_dir()
     root.mkdir(parents=True, exist_ok=True)
     try:
         with tempfile.TemporaryDirectory(prefix=".import-", dir=root) as tmp:
             dest = Path(tmp) / "data"
-            report = import_dataset(source, dest, format=dataset.format, max_errors=200,
-                                    progress=lambda f, m: progress(0.9 * f, m))
-            payload = {
-                "ok": report.ok,
-                "format": report.format,
-                "total_errors": report.total_errors,
-                "errors": [{"file": e.file, "row": e.row, "column": e.column, "message": e.message}
-                           for e in report.errors],
-                "notes": list(report.notes),
-            }
-            if not report.ok:
+            try:
+                report = import_dataset(source, dest, format=dataset.format, max_errors=200,
+                                        progress=lambda f, m: progress(0.9 * f, m))
+            except Exception as exc:
+                if type(exc).__name__ == "JobCancelled":
+                    raise
+                payload = _unreadable_payload(dataset, source, exc, dataset.format)
+                if payload is None:
+                    raise
+                report = None
+            else:
+                payload = _report_payload(dataset, report)
+            if report is None or not report.ok:
                 Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.INVALID, report=payload,
-                                                             rows=report.rows)
-                return {"dataset_id": dataset.pk, "ok": False, "total_errors": report.total_errors}
+                                                             rows=report.rows if report else {})
+                _discard_upload(dataset)
+                return {"dataset_id": dataset.pk, "ok": False, "total_errors": payload["total_errors"]}
             for side in storage.SIDE_FILES:
                 if (source / side).is_file():
                     shutil.copy2(source / side, dest / side)
@@ -96,16 +209,20 @@ def dataset_validate(*, dataset_id: int, progress) -> dict:
             if not final.exists():
                 dest.rename(final)
     except Exception as exc:
-        failure = (_("Validation annulée.") if type(exc).__name__ == "JobCancelled"
-                   else f"{type(exc).__name__}: {exc}")
+        cancelled = type(exc).__name__ == "JobCancelled"
+        failure = (_("Validation annulée.") if cancelled
+                   else _public(dataset, f"{type(exc).__name__}: {exc}"))
         Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED,
                                                      report={"ok": False, "failure": failure})
-        raise
+        _discard_upload(dataset)
+        if cancelled:
+            raise
+        logger.exception("validation of dataset %s failed", dataset.pk)
+        raise DatasetValidationFailed(failure) from None
     Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.VALID, fingerprint=fingerprint,
                                                  storage=fingerprint, report=payload, rows=report.rows,
                                                  validated_at=timezone.now())
-    if dataset.source == DatasetSource.UPLOAD:
-        shutil.rmtree(storage.incoming_dir(dataset.pk), ignore_errors=True)
+    _discard_upload(dataset)
     progress(1.0, _("Jeu de données valide"))
     return {"dataset_id": dataset.pk, "ok": True, "fingerprint": fingerprint}
 
@@ -179,6 +296,28 @@ def run_launch(*, plan, dataset: Dataset, user, estimator: str | None = None, pe
     return run
 
 
+def _is_read_error(exc: BaseException | None) -> bool:
+    """A file could not be read (DuckDB, Arrow or the system said so, maybe wrapped by the engine)."""
+    import duckdb
+
+    while exc is not None:
+        if isinstance(exc, (duckdb.Error, pa.ArrowException, OSError)):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _run_error(exc: Exception, data_dir: Path) -> str:
+    """What a failed run shows: the damaged stored files if any (named in the dataset), never a server path."""
+    damaged = storage.unreadable_parquet_files(data_dir) if _is_read_error(exc) and data_dir.is_dir() else []
+    if damaged:
+        text = _("Fichiers du jeu de données stocké illisibles (endommagés) : %(files)s. Déclarez à nouveau le jeu "
+                 "de données.") % {"files": "; ".join(f"{name} ({reason})" for name, reason in damaged)}
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return storage.public_text(text, base=data_dir, label=_("jeu de données"))
+
+
 def run_execute(*, run_id: int, progress) -> dict:
     """Job body: panel + estimator + inference on the stored dataset. Idempotent (a finished run is kept)."""
     from tremplin.web.evaluations.analysis import run_analysis
@@ -210,10 +349,13 @@ def run_execute(*, run_id: int, progress) -> dict:
                                            progress=progress, labels=labels)
     except Exception as exc:
         cancelled = type(exc).__name__ == "JobCancelled"
+        error = "" if cancelled else _run_error(exc, data_dir)
         Run.objects.filter(pk=run.pk).update(
-            status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED, finished_at=timezone.now(),
-            error="" if cancelled else f"{type(exc).__name__}: {exc}")
-        raise
+            status=RunStatus.CANCELLED if cancelled else RunStatus.FAILED, finished_at=timezone.now(), error=error)
+        if cancelled:
+            raise
+        logger.exception("run %s failed", run.pk)
+        raise RunFailed(error) from None
     Run.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED, result=result, timings=timings,
                                          finished_at=timezone.now())
     return {"run_id": run.pk, "status": RunStatus.SUCCEEDED, "att": result["headline"]["att"]}

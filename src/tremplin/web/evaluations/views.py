@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from tremplin.web.core.access import PUBLIC, Expect, only_roles, view_access
+from tremplin.web.core.uploads import upload_limit, upload_refusal
 from tremplin.web.evaluations import selectors, services
 from tremplin.web.evaluations.forms import DatasetForm, RunForm
 from tremplin.web.evaluations.models import Dataset, Run, RunStatus
@@ -51,9 +52,12 @@ def dataset_list(request):
     return render(request, "evaluations/dataset_list.html", {"page": page})
 
 
+@upload_limit("DATASET_UPLOAD_MAX_BYTES")
 @view_access("evaluations.add_dataset", expect=only_roles(*EVALUATORS))
 def dataset_create(request):
     form = DatasetForm(request.POST or None, request.FILES or None)
+    if refused := upload_refusal(request):
+        form.refused_upload = refused.message
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
