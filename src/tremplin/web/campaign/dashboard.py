@@ -16,7 +16,8 @@ def campaign_dashboard_context(request) -> dict | None:
     running = (Campaign.objects.select_related("previous", "coalition")
                .filter(starts_on__lte=today).filter(Q(ends_on__isnull=True) | Q(ends_on__gte=today))
                .order_by("-starts_on")[:3])
-    figures = [selectors.campaign_figures(c, today=today) for c in running]
-    if not figures:
+    running = list(running)
+    if not running:
         return None
-    return {"figures": figures}
+    figures = selectors.campaigns_figures(running, today=today)
+    return {"figures": [figures[c.pk] for c in running]}

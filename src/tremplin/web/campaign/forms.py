@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import Organisation
-from tremplin.web.campaign.kpi_import import parse_number
+from tremplin.web.campaign.kpi_import import MAX_FILE_BYTES, parse_number
 from tremplin.web.campaign.models import (
     COUNT_METRICS,
     Action,
@@ -137,6 +137,6 @@ class KpiImportForm(forms.Form):
 
     def clean_file(self):
         uploaded = self.cleaned_data["file"]
-        if uploaded.size > 2 * 1024 * 1024:
+        if uploaded.size > MAX_FILE_BYTES:
             raise forms.ValidationError(_("Fichier trop volumineux (2 Mo au plus)."))
         return uploaded

@@ -33,11 +33,12 @@ from django.utils.translation import gettext as _
 
 from tremplin.web.accounts.services import ImportReport
 from tremplin.web.campaign.models import COUNT_METRICS, Campaign, KpiEntry, KpiSource, Metric
+from tremplin.web.core import validation
 
 DATE_COLUMN = "date"
 COLUMNS = (DATE_COLUMN, *Metric.values)
 MAX_ROWS = 5000
-MAX_VALUE = Decimal("999999999999.99")  # DecimalField(max_digits=14, decimal_places=2)
+MAX_FILE_BYTES = 2 * 1024 * 1024  # the import page's upload limit (core.uploads), far above MAX_ROWS rows
 THOUSANDS = re.compile(r"[ \u00a0\u202f\u2009]")
 
 
@@ -87,8 +88,6 @@ def parse_number(text: str, *, whole: bool) -> Decimal:
         raise ValueError(_("nombre entier attendu, reçu « %(value)s »") % {"value": raw[:40]})
     if -value.as_tuple().exponent > 2:
         raise ValueError(_("deux décimales au plus, reçu « %(value)s »") % {"value": raw[:40]})
-    if value > MAX_VALUE:
-        raise ValueError(_("valeur trop grande (%(max)s au plus)") % {"max": "999 999 999 999,99"})
     return value
 
 
@@ -175,11 +174,18 @@ def _place(row: KpiRow) -> int:
 
 
 def check_rows(*, campaign: Campaign, rows: Iterable[KpiRow], report: ImportReport, today: date | None = None) -> None:
-    """The checks that need the campaign and what it already holds: dates inside the campaign and not in the
-    future; each total never goes down over time (a date already recorded is replaced by the new value)."""
+    """The checks that need the campaign and what it already holds: each value against the KpiEntry model's
+    rules; dates inside the campaign and not in the future; each total never goes down over time (a date
+    already recorded is replaced by the new value)."""
     today = today or timezone.localdate()
     rows = list(rows)
     for row in rows:
+        # The model's own rules (core.validation): what is accepted here, every page and the API read back.
+        for metric, value in row.values.items():
+            candidate = KpiEntry(campaign=campaign, metric=metric, on=row.on, value=value)
+            for error in validation.row_errors(_place(row), candidate, exclude=["campaign", "entered_by"],
+                                               columns={"value": metric, "on": DATE_COLUMN, "metric": metric}):
+                report.add_error(*error)
         if row.on < campaign.starts_on:
             report.add_error(_place(row), DATE_COLUMN, _("avant le début de la campagne (%(date)s)")
                              % {"date": campaign.starts_on.isoformat()})
@@ -227,8 +233,9 @@ def kpi_import_csv(*, campaign: Campaign, content: bytes | str, by=None, today: 
     """Import a KPI series (see the module's docstring): nothing is written unless the whole file is valid."""
     report = ImportReport()
     rows = read_csv(content, report)
-    if report.ok:
+    if rows:  # the rows that could be read are checked too: every error of the file is reported at once
         check_rows(campaign=campaign, rows=rows, report=report, today=today)
+        report.errors.sort(key=lambda e: e.line)  # stable: a line's errors keep their columns' order
     if report.ok:
         write_rows(campaign=campaign, rows=rows, by=by, source=KpiSource.CSV, report=report)
     return report

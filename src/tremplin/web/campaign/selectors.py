@@ -14,11 +14,13 @@ from django.utils import timezone
 from tremplin.web.campaign import metrics
 from tremplin.web.campaign.models import (
     FUNNEL,
+    Action,
     Campaign,
     Coalition,
     CoalitionMember,
     Goal,
     Interaction,
+    KpiEntry,
     MemberStatus,
     Metric,
 )
@@ -47,11 +49,6 @@ def coalitions_run_by(*, user) -> QuerySet[Coalition]:
 
 def entries(campaign: Campaign) -> list[tuple[str, date, Decimal]]:
     return list(campaign.kpi_entries.values_list("metric", "on", "value"))
-
-
-def campaign_totals(campaign: Campaign, *, kpis: list | None = None) -> metrics.Totals:
-    costs = list(campaign.actions.values_list("cost", flat=True))
-    return metrics.totals(entries(campaign) if kpis is None else kpis, metrics=Metric.values, action_costs=costs)
 
 
 @dataclass(frozen=True)
@@ -85,27 +82,53 @@ def _series(kpis) -> dict[str, list[tuple[date, Decimal]]]:
     return dict(series)
 
 
-def campaign_figures(campaign: Campaign, *, today: date | None = None) -> CampaignFigures:
+def campaigns_figures(campaigns, *, today: date | None = None) -> dict[int, CampaignFigures]:
+    """The figures of several campaigns (and of the campaigns they are compared with) in three queries, whatever
+    their number: KPI values, actions' costs, goals. Select `previous` with the campaigns to name it."""
     today = today or timezone.localdate()
-    kpis = entries(campaign)
-    totals = campaign_totals(campaign, kpis=kpis)
-    goals = [GoalRow(g, metrics.goal_progress(current=totals.get(g.metric), target=g.target,
-                                              starts_on=campaign.starts_on, target_date=g.target_date, today=today))
-             for g in campaign.goals.all()]
-    previous = campaign.previous
-    previous_totals, results, cost_comparison, comparable = None, [], [], True
-    if previous is not None:
-        previous_totals = campaign_totals(previous)
-        comparable = previous.currency == campaign.currency
-        results, cost_comparison = metrics.comparison(totals, previous_totals, metrics=Metric.values,
-                                                      comparable_costs=comparable)
-    projections = {m: metrics.projection(totals.get(m), starts_on=campaign.starts_on, ends_on=campaign.ends_on,
-                                         as_of=totals.as_of) for m in Metric.values}
-    return CampaignFigures(
-        campaign=campaign, totals=totals, costs=metrics.cost_ratios(totals), goals=goals, previous=previous,
-        previous_totals=previous_totals, results=results, cost_comparison=cost_comparison,
-        comparable_costs=comparable, projections=projections,
-        budget_used=metrics.ratio(totals.budget, campaign.planned_budget), series=_series(kpis))
+    campaigns = list(campaigns)
+    shown = [c.pk for c in campaigns]
+    ids = set(shown) | {c.previous_id for c in campaigns if c.previous_id}
+    kpis: dict[int, list] = defaultdict(list)
+    for campaign_id, metric, on, value in KpiEntry.objects.filter(campaign_id__in=ids).values_list(
+            "campaign_id", "metric", "on", "value"):
+        kpis[campaign_id].append((metric, on, value))
+    costs: dict[int, list] = defaultdict(list)
+    for campaign_id, cost in Action.objects.filter(campaign_id__in=ids).values_list("campaign_id", "cost"):
+        costs[campaign_id].append(cost)
+    goals: dict[int, list[Goal]] = defaultdict(list)
+    for goal in Goal.objects.filter(campaign_id__in=shown).order_by("target_date", "metric", "pk"):
+        goals[goal.campaign_id].append(goal)
+
+    def totals_of(pk: int) -> metrics.Totals:
+        return metrics.totals(kpis[pk], metrics=Metric.values, action_costs=costs[pk])
+
+    result = {}
+    for campaign in campaigns:
+        totals = totals_of(campaign.pk)
+        rows = [GoalRow(g, metrics.goal_progress(current=totals.get(g.metric), target=g.target,
+                                                 starts_on=campaign.starts_on, target_date=g.target_date,
+                                                 today=today))
+                for g in goals[campaign.pk]]
+        previous = campaign.previous if campaign.previous_id else None
+        previous_totals, results, cost_comparison, comparable = None, [], [], True
+        if previous is not None:
+            previous_totals = totals_of(previous.pk)
+            comparable = previous.currency == campaign.currency
+            results, cost_comparison = metrics.comparison(totals, previous_totals, metrics=Metric.values,
+                                                          comparable_costs=comparable)
+        projections = {m: metrics.projection(totals.get(m), starts_on=campaign.starts_on,
+                                             ends_on=campaign.ends_on, as_of=totals.as_of) for m in Metric.values}
+        result[campaign.pk] = CampaignFigures(
+            campaign=campaign, totals=totals, costs=metrics.cost_ratios(totals), goals=rows, previous=previous,
+            previous_totals=previous_totals, results=results, cost_comparison=cost_comparison,
+            comparable_costs=comparable, projections=projections,
+            budget_used=metrics.ratio(totals.budget, campaign.planned_budget), series=_series(kpis[campaign.pk]))
+    return result
+
+
+def campaign_figures(campaign: Campaign, *, today: date | None = None) -> CampaignFigures:
+    return campaigns_figures([campaign], today=today)[campaign.pk]
 
 
 def previous_series(campaign: Campaign) -> dict[str, list[tuple[date, Decimal]]]:

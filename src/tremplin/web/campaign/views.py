@@ -23,7 +23,7 @@ from tremplin.web.campaign.forms import (
     MemberAddForm,
     MemberForm,
 )
-from tremplin.web.campaign.kpi_import import COLUMNS
+from tremplin.web.campaign.kpi_import import COLUMNS, MAX_FILE_BYTES
 from tremplin.web.campaign.models import (
     FUNNEL,
     Campaign,
@@ -35,6 +35,8 @@ from tremplin.web.campaign.models import (
 from tremplin.web.core.access import only_roles, view_access
 from tremplin.web.core.exports import FORMATS
 from tremplin.web.core.forms import posted_id, status_for, submit
+from tremplin.web.core.querystring import query_choice
+from tremplin.web.core.uploads import upload_limit, upload_refusal
 
 VIEWERS = ("admin", "programme_manager", "decision_maker")
 MANAGERS = ("admin", "programme_manager")
@@ -67,7 +69,7 @@ def _member_url(member) -> str:
 def campaign_list(request):
     user = request.user
     campaigns = list(selectors.campaign_list_for_user(user=user))
-    figures = {c.pk: selectors.campaign_figures(c) for c in campaigns}
+    figures = selectors.campaigns_figures(campaigns)
     return render(request, "campaign/campaign_list.html", {
         "rows": [(c, figures[c.pk]) for c in campaigns],
         "coalitions": list(selectors.coalition_list_for_user(user=user)),
@@ -138,6 +140,7 @@ def kpi_add(request, pk: int, obj: Campaign):
                           status=status_for(request))
 
 
+@upload_limit(MAX_FILE_BYTES)
 @require_http_methods(["GET", "POST"])
 @view_access("campaign.change_campaign", get_object=_campaign, expect=only_roles("admin", sample="campaign"))
 def kpi_import(request, pk: int, obj: Campaign):
@@ -146,6 +149,11 @@ def kpi_import(request, pk: int, obj: Campaign):
 
     form = KpiImportForm(request.POST or None, request.FILES or None)
     report = None
+    if refused := upload_refusal(request):  # stopped while it streamed in: nothing was read
+        messages.error(request, refused.message)
+        return render(request, "campaign/kpi_import.html", {
+            "form": KpiImportForm(), "campaign": obj, "report": None, "columns": COLUMNS,
+            "metrics": Metric.choices}, status=400)
     if request.method == "POST" and form.is_valid():
         report = kpi_import_csv(campaign=obj, content=form.cleaned_data["file"].read(), by=request.user)
         if report.ok:
@@ -159,8 +167,7 @@ def kpi_import(request, pk: int, obj: Campaign):
 
 @view_access("campaign.view_campaign", get_object=_campaign, expect=only_roles(*VIEWERS, sample="campaign"))
 def campaign_export(request, pk: int, obj: Campaign):
-    fmt = request.GET.get("fmt", "csv")
-    return exports.kpi_response(obj, fmt=fmt if fmt in FORMATS else "csv")
+    return exports.kpi_response(obj, fmt=query_choice(request.GET, "fmt", FORMATS) or "csv")
 
 
 def _items_page(request, campaign: Campaign, *, form_class, items, add, delete, added: str, deleted: str,
@@ -222,9 +229,9 @@ def coalition_detail(request, pk: int, obj: Coalition):
     """The funnel (approached → engaged → members, and declined) and the organisations."""
     stages, declined = selectors.coalition_funnel(obj)
     total = stages[0].reached if stages else 0
-    status = request.GET.get("status", "")
+    status = query_choice(request.GET, "status", MemberStatus.values)
     members = selectors.coalition_members(obj)
-    if status in MemberStatus.values:
+    if status:
         members = members.filter(status=status)
     return render(request, "campaign/coalition_detail.html", {
         "coalition": obj, "stages": [(s, MemberStatus(s.status).label) for s in stages], "declined": declined,
@@ -237,8 +244,7 @@ def coalition_detail(request, pk: int, obj: Coalition):
 
 @view_access("campaign.view_coalition", get_object=_coalition, expect=only_roles(*VIEWERS, sample="coalition"))
 def coalition_export(request, pk: int, obj: Coalition):
-    fmt = request.GET.get("fmt", "csv")
-    return exports.coalition_response(obj, fmt=fmt if fmt in FORMATS else "csv")
+    return exports.coalition_response(obj, fmt=query_choice(request.GET, "fmt", FORMATS) or "csv")
 
 
 @require_http_methods(["GET", "POST"])

@@ -6,7 +6,7 @@ describes every field. No personal data: neither the steward nor the panel's ind
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,8 +14,9 @@ from rest_framework.response import Response
 from tremplin.web.calls.models import Call
 from tremplin.web.core.access import Expect
 from tremplin.web.core.api import PageContextMixin, RulesPermission
+from tremplin.web.core.querystring import api_filters
 from tremplin.web.horizon import selectors
-from tremplin.web.horizon.models import Signal
+from tremplin.web.horizon.models import Horizon, Signal, SignalDomain, SignalStatus
 from tremplin.web.horizon.radar import radar_points
 from tremplin.web.problems.models import Problem
 
@@ -109,6 +110,16 @@ class RadarPointSerializer(serializers.Serializer):
     size = serializers.FloatField()
 
 
+class SignalFilters(serializers.Serializer):
+    """Query-string filters of the list and the radar (validated: a bad value is a 400 naming the parameter)."""
+
+    status = serializers.ChoiceField(choices=[*SignalStatus.values, "all"], required=False,
+                                     help_text="watching (default), archived or all.")
+    domain = serializers.ChoiceField(choices=SignalDomain.choices, required=False, help_text="Only this domain.")
+    horizon = serializers.ChoiceField(choices=Horizon.choices, required=False, help_text="Only this horizon.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[SignalFilters]))
 class SignalViewSet(PageContextMixin, viewsets.ReadOnlyModelViewSet):
     """Signals of the horizon scanning (watched ones by default; `?status=archived` or `all`)."""
 
@@ -120,14 +131,12 @@ class SignalViewSet(PageContextMixin, viewsets.ReadOnlyModelViewSet):
     access_expect_detail = Expect(anonymous=403, default=404, roles=VIEWERS, sample="signal")
 
     def get_queryset(self):
-        status = self.request.query_params.get("status", "")
-        if self.action == "retrieve":
-            status = "all"
-        return (selectors.signal_filtered(user=self.request.user, status=status)
+        filters = {"status": "all"} if self.action == "retrieve" else api_filters(self.request, SignalFilters)
+        return (selectors.signal_filtered(user=self.request.user, **filters)
                 .prefetch_related("problems", "calls").order_by("pk"))
 
-    @extend_schema(responses=RadarPointSerializer(many=True))
-    @action(detail=False, methods=["get"])
+    @extend_schema(parameters=[SignalFilters], responses=RadarPointSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None)
     def radar(self, request, *args, **kwargs):
         """The radar's points (the same placement as the page's chart) for the watched signals."""
         signals = list(self.get_queryset().order_by("domain", "horizon", "-likelihood", "title", "pk"))

@@ -92,10 +92,14 @@ class SignalFilterForm(forms.Form):
     overdue = forms.BooleanField(label=_("À revoir seulement"), required=False)
 
     def filters(self) -> dict:
-        if not self.is_valid():
+        """The valid filters: a value the form refuses (unknown choice, NUL byte, too long) is ignored, the
+        others still apply (as the query-string helpers of `core.querystring` do)."""
+        if not self.is_bound:
             return {}
+        self.is_valid()
         data = self.cleaned_data
-        return {"query": data["q"].strip(), "domain": data["domain"], "horizon": data["horizon"],
-                "likelihood": data["likelihood"], "status": data["status"], "overdue": data["overdue"]}
+        return {"query": (data.get("q") or "").strip(), "domain": data.get("domain") or "",
+                "horizon": data.get("horizon") or "", "likelihood": data.get("likelihood"),
+                "status": data.get("status") or "", "overdue": bool(data.get("overdue"))}
 
 

@@ -14,6 +14,7 @@ from tremplin.web.calls.forms import CallForm
 from tremplin.web.core.access import PUBLIC, Expect, only_roles, view_access
 from tremplin.web.core.exports import FORMATS
 from tremplin.web.core.forms import posted_id, status_for, submit
+from tremplin.web.core.querystring import query_choice, query_id
 from tremplin.web.horizon import exports, selectors, services
 from tremplin.web.horizon.forms import PanelMemberForm, SignalFilterForm, SignalForm, SignalReviewForm, SignalScoreForm
 from tremplin.web.horizon.models import Horizon, PanelMember, Signal, SignalDomain
@@ -48,7 +49,8 @@ def signal_list(request):
         return redirect("horizon:public-list")
     form = SignalFilterForm(request.GET or None)
     qs = selectors.signal_filtered(user=request.user, **form.filters()).prefetch_related("problems", "calls")
-    page = Paginator(qs.order_by("domain", "horizon", "title", "pk"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs.order_by("domain", "horizon", "title", "pk"), PAGE_SIZE).get_page(
+        query_id(request.GET, "page") or 1)
     aggregates = selectors.panel_aggregates(signal_ids=[s.pk for s in page])
     today = timezone.localdate()
     rows = [{"signal": s, "panel": aggregates.get(s.pk), "due": selectors.review_due_on(s),
@@ -217,8 +219,7 @@ def signal_prepare_call(request, pk: int, obj: Signal):
 def signal_export(request):
     form = SignalFilterForm(request.GET or None)
     signals = selectors.signal_filtered(user=request.user, **form.filters())
-    fmt = request.GET.get("fmt", "csv")
-    return exports.signals_response(signals, fmt=fmt if fmt in FORMATS else "csv")
+    return exports.signals_response(signals, fmt=query_choice(request.GET, "fmt", FORMATS) or "csv")
 
 
 @view_access(None, public=True, expect=PUBLIC)
