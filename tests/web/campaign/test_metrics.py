@@ -53,6 +53,15 @@ def test_comparison_with_the_previous_campaign(current):
     assert costs["per_reach"].better is True
     assert float(costs["per_complete_view"].change) == pytest.approx(0.006132)
     assert costs["per_complete_view"].better is False
+    # Halfway through, totals are compared as the share of 2018's final result reached (360,000 / 480,000 = 75 %)
+    # and by the projection at the end: 360,000 × 364 / 151 = 867,814.6 against 480,000 (+80.79 %);
+    # 150,000 × 364 / 151 = 361,589.4 views against 251,533 (+43.75 %).
+    assert results["unique_reach"].share == Decimal("0.75")
+    projected = {c.name: c for c in figures.projected}
+    assert float(projected["unique_reach"].change) == pytest.approx(0.8079470198675497)
+    assert float(projected["complete_views"].change) == pytest.approx(0.4375426046423727)
+    assert projected["unique_reach"].better is True and projected["complete_views"].better is True
+    assert projected["budget"].better is None
 
 
 def test_costs_in_different_currencies_are_not_compared(current, previous):

@@ -39,6 +39,8 @@ def test_the_runner_sees_progress_against_the_previous_campaign_in_french(client
     assert "120\u00a0000\u00a0$ CA" in html  # the 2018 budget, as published
     assert "480\u00a0000" in html and "251\u00a0533" in html
     assert "360\u00a0000 / 600\u00a0000" in html  # progress to the goal
+    assert 'data-testid="share-unique_reach">75\u00a0%<' in html  # 360,000 of 2018's 480,000
+    assert 'data-testid="projected-unique_reach">+81\u00a0%' in html  # 867,815 projected against 480,000
     assert 'data-plotly-figure="kpi-figure"' in html and "<script>" not in html.split("</head>")[1]
 
 

@@ -100,6 +100,9 @@ def test_the_radar_page(client, signal, personas):
     html = _text(response)
     assert 'data-plotly-figure="radar-figure"' in html and 'id="radar-figure"' in html
     assert "2 signaux sur le radar" in html
+    # Plotly draws with inline styles: allowed on this page, scripts stay 'self' (no inline script anywhere).
+    policy = response["Content-Security-Policy"]
+    assert "style-src 'self' 'unsafe-inline'" in policy and "script-src 'self';" in policy
     figure = response.context["figure"]
     assert {t["marker"]["symbol"] for t in figure["data"]} == {"diamond", "circle"}  # the shapes carry likelihood
     # The same radar in a table (readable without the chart, without colour).

@@ -104,7 +104,9 @@ class ComparisonSerializer(serializers.Serializer):
 class CampaignComparisonSerializer(serializers.Serializer):
     previous = CampaignRefSerializer()
     comparable_costs = serializers.BooleanField(help_text="False when the two campaigns' currencies differ.")
-    results = ComparisonSerializer(many=True)
+    results = ComparisonSerializer(many=True, help_text="Totals to date against the previous campaign's.")
+    projected = ComparisonSerializer(many=True, help_text="Linear projections at this campaign's end against the "
+                                                          "previous campaign's final results.")
     costs = ComparisonSerializer(many=True)
 
 
@@ -146,7 +148,8 @@ class CampaignSerializer(serializers.ModelSerializer):
         if f.previous is None:
             return None
         return CampaignComparisonSerializer({"previous": f.previous, "comparable_costs": f.comparable_costs,
-                                             "results": f.results, "costs": f.cost_comparison}).data
+                                             "results": f.results, "projected": f.projected,
+                                             "costs": f.cost_comparison}).data
 
 
 class CampaignViewSet(PageContextMixin, viewsets.ReadOnlyModelViewSet):

@@ -9,7 +9,8 @@ comparison with a previous campaign. Decimal throughout (money), None where a ra
   = $0.25 per person reached.
 - Progress to goal = current / target; the expected progress is the share of the time from the campaign's start
   to the goal's date already elapsed (a straight line): at or above it, the goal is on track.
-- Linear projection at the campaign's end = current × (whole duration / elapsed duration).
+- Linear projection at the campaign's end = current × (whole duration / elapsed duration); it is what is compared
+  with a previous (finished) campaign's final result, together with the share of that result already reached.
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ class Comparison:
     change: Decimal | None  # current / previous - 1
     better: bool | None  # True when the current campaign does better (more results, lower costs)
 
+    @property
+    def share(self) -> Decimal | None:
+        """current / previous: e.g. the share of the previous campaign's final result already reached."""
+        return None if self.change is None else self.change + 1
+
 
 def compare(name: str, current: Decimal | None, previous: Decimal | None, *, lower_is_better: bool) -> Comparison:
     change = None if ratio(current, previous) is None else ratio(current, previous) - 1
@@ -151,3 +157,19 @@ def comparison(current: Totals, previous: Totals, *, metrics: Iterable[str],
     costs = [compare(name, mine[name], theirs[name] if comparable_costs else None, lower_is_better=True)
              for name, _m, _k in COST_RATIOS]
     return results, costs
+
+
+def projected_comparison(projections: Mapping[str, Decimal | None], previous: Totals, *, metrics: Iterable[str],
+                         comparable_costs: bool = True) -> list[Comparison]:
+    """Each metric's linear projection at the campaign's end against the previous campaign's final result (totals
+    to date are cumulative: halfway through, they are naturally below a finished campaign's; the projection is
+    the fair comparison). The budget is shown, neither better nor worse."""
+    result = []
+    for m in metrics:
+        if m == "budget":
+            spent = compare(m, projections.get(m), previous.budget if comparable_costs else None,
+                            lower_is_better=True)
+            result.append(Comparison(m, spent.current, spent.previous, spent.change, None))
+        else:
+            result.append(compare(m, projections.get(m), previous.get(m), lower_is_better=False))
+    return result

@@ -67,7 +67,8 @@ class CampaignFigures:
     goals: list[GoalRow]
     previous: Campaign | None
     previous_totals: metrics.Totals | None
-    results: list[metrics.Comparison]  # vs the previous campaign (empty without one)
+    results: list[metrics.Comparison]  # totals to date vs the previous campaign's (empty without one)
+    projected: list[metrics.Comparison]  # projections at the end vs the previous campaign's final results
     cost_comparison: list[metrics.Comparison]
     comparable_costs: bool
     projections: dict[str, Decimal | None]
@@ -111,17 +112,19 @@ def campaigns_figures(campaigns, *, today: date | None = None) -> dict[int, Camp
                                                  today=today))
                 for g in goals[campaign.pk]]
         previous = campaign.previous if campaign.previous_id else None
-        previous_totals, results, cost_comparison, comparable = None, [], [], True
+        projections = {m: metrics.projection(totals.get(m), starts_on=campaign.starts_on,
+                                             ends_on=campaign.ends_on, as_of=totals.as_of) for m in Metric.values}
+        previous_totals, results, projected, cost_comparison, comparable = None, [], [], [], True
         if previous is not None:
             previous_totals = totals_of(previous.pk)
             comparable = previous.currency == campaign.currency
             results, cost_comparison = metrics.comparison(totals, previous_totals, metrics=Metric.values,
                                                           comparable_costs=comparable)
-        projections = {m: metrics.projection(totals.get(m), starts_on=campaign.starts_on,
-                                             ends_on=campaign.ends_on, as_of=totals.as_of) for m in Metric.values}
+            projected = metrics.projected_comparison(projections, previous_totals, metrics=Metric.values,
+                                                     comparable_costs=comparable)
         result[campaign.pk] = CampaignFigures(
             campaign=campaign, totals=totals, costs=metrics.cost_ratios(totals), goals=rows, previous=previous,
-            previous_totals=previous_totals, results=results, cost_comparison=cost_comparison,
+            previous_totals=previous_totals, results=results, projected=projected, cost_comparison=cost_comparison,
             comparable_costs=comparable, projections=projections,
             budget_used=metrics.ratio(totals.budget, campaign.planned_budget), series=_series(kpis[campaign.pk]))
     return result

@@ -37,6 +37,7 @@ from tremplin.web.core.exports import FORMATS
 from tremplin.web.core.forms import posted_id, status_for, submit
 from tremplin.web.core.querystring import query_choice
 from tremplin.web.core.uploads import upload_limit, upload_refusal
+from tremplin.web.portfolio.views import chart_csp  # Plotly draws with inline styles (scripts stay 'self')
 
 VIEWERS = ("admin", "programme_manager", "decision_maker")
 MANAGERS = ("admin", "programme_manager")
@@ -90,6 +91,7 @@ def campaign_create(request):
 
 
 @view_access("campaign.view_campaign", get_object=_campaign, expect=only_roles(*VIEWERS, sample="campaign"))
+@chart_csp
 def campaign_detail(request, pk: int, obj: Campaign):
     """The campaign against its goals and against the previous campaign: totals, costs per result, charts."""
     figures = selectors.campaign_figures(obj)
@@ -100,10 +102,20 @@ def campaign_detail(request, pk: int, obj: Campaign):
     return render(request, "campaign/campaign_detail.html", {
         "campaign": obj, "f": figures, "figure": figure, "labels": labels,
         "cost_labels": _cost_labels(), "table": selectors.kpi_table(obj), "metrics": Metric.choices,
-        "metric_rows": [(m, label, figures.totals.get(m), figures.projections.get(m)) for m, label in Metric.choices],
+        "metric_rows": _metric_rows(figures),
         "actions": list(obj.actions.all()), "can_change": request.user.has_perm("campaign.change_campaign", obj),
         "formats": FORMATS,
     })
+
+
+def _metric_rows(figures) -> list[dict]:
+    """One row per KPI: to date, projected at the end, and against the previous campaign (if any)."""
+    results = {c.name: c for c in figures.results}
+    projected = {c.name: c for c in figures.projected}
+    return [{"metric": m, "label": label, "money": m == Metric.BUDGET,
+             "value": figures.totals.budget if m == Metric.BUDGET else figures.totals.get(m),
+             "projection": figures.projections.get(m), "result": results.get(m), "projected": projected.get(m)}
+            for m, label in Metric.choices]
 
 
 def _cost_labels() -> dict[str, str]:

@@ -182,11 +182,16 @@ def radar_figure(points: Sequence[RadarPoint], *, domain_labels: dict[str, str],
                        "x1": round(outer * math.sin(theta), 6), "y1": round(outer * math.cos(theta), 6),
                        "line": {"color": "#cdd3da", "width": 1}, "layer": "below"})
         middle = math.radians((a0 + a1) / 2)
-        annotations.append({"x": round((outer + 0.45) * math.sin(middle), 6),
-                            "y": round((outer + 0.3) * math.cos(middle), 6), "text": html.escape(domain_labels[d]),
-                            "showarrow": False, "font": {"size": 12}, "xref": "x", "yref": "y"})
+        sin, cos = math.sin(middle), math.cos(middle)
+        # Anchored on the side facing the circle, so that a long label never runs over the outer ring.
+        annotations.append({"x": round((outer + 0.12) * sin, 6), "y": round((outer + 0.12) * cos, 6),
+                            "xanchor": "left" if sin > 0.2 else ("right" if sin < -0.2 else "center"),
+                            "yanchor": "bottom" if cos > 0.2 else ("top" if cos < -0.2 else "middle"),
+                            "text": html.escape(domain_labels[d]), "showarrow": False, "font": {"size": 12},
+                            "xref": "x", "yref": "y"})
     for i, h in enumerate(HORIZONS):
-        annotations.append({"x": 0, "y": (i + 0.5) * RING_WIDTH, "text": html.escape(horizon_labels[h]),
+        # On the ring's outer circle, where a sector boundary crosses it: no signal is ever placed there.
+        annotations.append({"x": 0, "y": (i + 1) * RING_WIDTH, "text": html.escape(horizon_labels[h]),
                             "showarrow": False, "font": {"size": 11, "color": "#4a5360"}, "xref": "x", "yref": "y",
                             "bgcolor": "rgba(255,255,255,0.85)"})
     limit = outer + 1.1

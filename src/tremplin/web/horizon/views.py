@@ -19,6 +19,7 @@ from tremplin.web.horizon import exports, selectors, services
 from tremplin.web.horizon.forms import PanelMemberForm, SignalFilterForm, SignalForm, SignalReviewForm, SignalScoreForm
 from tremplin.web.horizon.models import Horizon, PanelMember, Signal, SignalDomain
 from tremplin.web.horizon.radar import radar_table
+from tremplin.web.portfolio.views import chart_csp  # Plotly draws with inline styles (scripts stay 'self')
 
 MANAGERS = ("admin", "programme_manager")
 VIEWERS = ("admin", "programme_manager", "decision_maker", "evaluator", "reviewer")
@@ -68,6 +69,7 @@ def signal_list(request):
 
 
 @view_access("horizon.view_signals", expect=only_roles(*VIEWERS))
+@chart_csp
 def signal_radar(request):
     """The radar by domain and horizon (interactive chart), with the same information as tables."""
     form = SignalFilterForm(request.GET or None)
@@ -223,6 +225,7 @@ def signal_export(request):
 
 
 @view_access(None, public=True, expect=PUBLIC)
+@chart_csp
 def public_list(request):
     """Signals marked public: what is coming, for everyone (no name, no score, no comment)."""
     signals = list(selectors.public_signals().order_by("domain", "horizon", "-likelihood", "title", "pk"))
