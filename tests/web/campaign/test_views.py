@@ -232,3 +232,14 @@ def test_the_dashboard_widget(client, coalition, previous, personas):
     assert "En cours" in panel and "0,30\u00a0$ CA" in panel and "0,25\u00a0$ CA" in panel
     client.force_login(personas.reviewer)
     assert 'data-testid="campaign-panel"' not in _text(client.get(reverse("core:dashboard")))
+
+
+def test_kpi_imports_and_interactions_are_audited(client, current, personas):
+    from tremplin.web.core.models import AuditAction, AuditLog
+
+    client.force_login(personas.runner)
+    upload = SimpleUploadedFile("kpi.csv", b"date,unique_reach\n2025-07-01,500000\n", content_type="text/csv")
+    assert client.post(reverse("campaign:kpi-import", args=[current.pk]), {"file": upload}).status_code == 302
+    entry = KpiEntry.objects.get(campaign=current, on=date(2025, 7, 1))
+    logged = AuditLog.objects.get(model="campaign.kpientry", action=AuditAction.CREATE, object_pk=str(entry.pk))
+    assert logged.actor == personas.runner

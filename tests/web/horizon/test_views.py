@@ -125,6 +125,22 @@ def test_the_public_listing_is_anonymous_and_public_only(client, signal, persona
     assert "Note du panel" not in html
 
 
+def test_the_public_export_is_anonymous_and_public_only(client, signal, personas):
+    make_signal(by=personas.manager, title="Signal interne", is_public=False)
+    services.signal_score(signal=signal, scorer=personas.panel[0], likelihood=4, impact=4, relevance=4)
+    response = client.get(reverse("horizon:public-export"), {"fmt": "csv"})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["title"] for r in rows] == ["Prédiagnostic par IA des rétinographies"]
+    assert set(rows[0]) == {"id", "title", "summary", "domain", "horizon", "likelihood", "impact_workforce",
+                            "impact_pathways", "impact_costs", "impact_skills", "impact_notes", "sources",
+                            "last_reviewed_on"}
+    assert rows[0]["sources"] == "https://www.has-sante.fr/" and rows[0]["impact_skills"] == "4"
+    xlsx = client.get(reverse("horizon:public-export"), {"fmt": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert reverse("horizon:public-export") in _text(client.get(reverse("horizon:public-list")))
+
+
 def test_the_export(client, signal, personas):
     make_signal(by=personas.manager, title="Signal interne", is_public=False)
     services.signal_score(signal=signal, scorer=personas.panel[0], likelihood=4, impact=2, relevance=3)
@@ -225,3 +241,33 @@ def test_list_views_query_count_does_not_grow(client, personas, url, django_asse
         services.signal_score(signal=s, scorer=personas.panel[i % 3], likelihood=2, impact=2, relevance=2)
     with django_assert_max_num_queries(baseline):
         assert client.get(url).status_code == 200
+
+
+def test_changes_are_audited(client, signal, personas):
+    from tremplin.web.core.models import AuditAction, AuditLog
+
+    client.force_login(personas.manager)
+    response = client.post(reverse("horizon:signal-review", args=[signal.pk]), {
+        "reviewed_on": timezone.localdate().isoformat(), "horizon": "medium", "likelihood": "3", "note": ""})
+    assert response.status_code == 302
+    entry = AuditLog.objects.filter(model="horizon.signal", action=AuditAction.UPDATE,
+                                    object_pk=str(signal.pk)).latest("id")
+    assert entry.actor == personas.manager and "horizon" in entry.changes
+    assert AuditLog.objects.filter(model="horizon.signalreview", action=AuditAction.CREATE,
+                                   actor=personas.manager).exists()
+
+
+def test_the_dashboard_widget(client, personas):
+    make_signal(by=personas.manager, horizon="short", reviewed_on=timezone.localdate() - timedelta(days=400))
+    make_signal(by=personas.manager, horizon="long")
+    make_signal(by=personas.manager, horizon="long", status="archived")
+    client.force_login(personas.manager)
+    html = _text(client.get(reverse("core:dashboard")))
+    panel = html.split('data-testid="horizon-panel"')[1].split("</section>")[0]
+    assert "≤ 3 ans : 1" in panel and "3 à 5 ans : 0" in panel and "5 à 10 ans : 1" in panel
+    assert "1 signal à revoir" in panel and "dont 1 sous votre responsabilité" in panel
+    client.force_login(personas.panel[0])
+    panel = _text(client.get(reverse("core:dashboard"))).split('data-testid="horizon-panel"')[1].split("</section>")[0]
+    assert "2 signaux à noter" in panel
+    client.force_login(personas.member)
+    assert 'data-testid="horizon-panel"' not in _text(client.get(reverse("core:dashboard")))

@@ -1,4 +1,6 @@
-"""CSV / XLSX export of the signals (what the list shows, one row per signal, with the panel's aggregate)."""
+"""CSV / XLSX exports of the signals: the internal one (what the list shows, one row per signal, with the panel's
+aggregate and the links) and the public one (the signals marked public, what the public listing shows: no person,
+no score, no link to internal problems or calls)."""
 
 from __future__ import annotations
 
@@ -33,3 +35,18 @@ def signal_rows(signals) -> list[list]:
 def signals_response(signals, *, fmt: str) -> HttpResponse:
     return spreadsheet_response(header=HEADER, rows=signal_rows(signals), fmt=fmt, filename="veille-signaux",
                                 sheet="signaux")
+
+
+PUBLIC_HEADER = ["id", "title", "summary", "domain", "horizon", "likelihood", *IMPACT_FIELDS, "impact_notes",
+                 "sources", "last_reviewed_on"]
+
+
+def public_signal_rows(signals) -> list[list]:
+    return [[s.pk, s.title, s.summary, s.domain, s.horizon, s.likelihood, *[getattr(s, f) for f in IMPACT_FIELDS],
+             s.impact_notes, " ".join(s.source_link_list), s.last_reviewed_on.isoformat()]
+            for s in signals.order_by("domain", "horizon", "-likelihood", "title", "pk")]
+
+
+def public_signals_response(signals, *, fmt: str) -> HttpResponse:
+    return spreadsheet_response(header=PUBLIC_HEADER, rows=public_signal_rows(signals), fmt=fmt,
+                                filename="veille-publique", sheet="signaux")

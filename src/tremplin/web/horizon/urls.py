@@ -9,6 +9,7 @@ urlpatterns = [
     path("nouveau/", views.signal_create, name="signal-create"),
     path("export/", views.signal_export, name="signal-export"),
     path("publique/", views.public_list, name="public-list"),
+    path("publique/export/", views.public_export, name="public-export"),
     path("panel/", views.panel, name="panel"),
     path("a-noter/", views.score_queue, name="score-queue"),
     path("<int:pk>/", views.signal_detail, name="signal-detail"),

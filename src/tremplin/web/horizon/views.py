@@ -234,3 +234,10 @@ def public_list(request):
     return render(request, "horizon/public_list.html", {
         "signals": signals, "points": points, "items": [(p, by_pk[p.signal.pk]) for p in points], "figure": figure, "table": _table(points),
         "horizons": Horizon.choices, "internal_url": reverse("horizon:signal-list")})
+
+
+@view_access(None, public=True, expect=PUBLIC)
+def public_export(request):
+    """The public listing as CSV / XLSX, for everyone (the same fields as the page: no person, no score)."""
+    return exports.public_signals_response(selectors.public_signals(),
+                                           fmt=query_choice(request.GET, "fmt", FORMATS) or "csv")
