@@ -243,3 +243,18 @@ def test_kpi_imports_and_interactions_are_audited(client, current, personas):
     entry = KpiEntry.objects.get(campaign=current, on=date(2025, 7, 1))
     logged = AuditLog.objects.get(model="campaign.kpientry", action=AuditAction.CREATE, object_pk=str(entry.pk))
     assert logged.actor == personas.runner
+
+
+def test_the_members_filter_with_and_without_htmx(client, coalition, personas):
+    engaged = services.member_add(coalition=coalition, organisation=OrganisationFactory(name="Engagée SA"),
+                                  by=personas.runner, status="engaged", on=date(2025, 1, 5))
+    services.member_add(coalition=coalition, organisation=OrganisationFactory(name="Approchée SA"),
+                        by=personas.runner, on=date(2025, 1, 5))
+    client.force_login(personas.decider)
+    url = reverse("campaign:coalition-detail", args=[coalition.pk])
+    page = _text(client.get(url, {"status": "engaged"}))  # without JavaScript: the whole page, filtered
+    assert "<h1>" in page and "Engagée SA" in page and "Approchée SA" not in page
+    partial = _text(client.get(url, {"status": "engaged"}, HTTP_HX_REQUEST="true"))  # htmx: the table only
+    assert "<h1>" not in partial and partial.lstrip().startswith('<table data-testid="coalition-members">')
+    assert engaged.organisation.name in partial and "Approchée SA" not in partial
+    assert "Approchée SA" in _text(client.get(url, {"status": "nonsense"}))  # an unknown value filters nothing

@@ -245,7 +245,8 @@ def coalition_detail(request, pk: int, obj: Coalition):
     members = selectors.coalition_members(obj)
     if status:
         members = members.filter(status=status)
-    return render(request, "campaign/coalition_detail.html", {
+    template = "campaign/_coalition_members.html" if request.htmx else "campaign/coalition_detail.html"
+    return render(request, template, {
         "coalition": obj, "stages": [(s, MemberStatus(s.status).label) for s in stages], "declined": declined,
         "total": total, "members": list(members), "statuses": MemberStatus.choices, "status": status,
         "campaigns": list(obj.campaigns.order_by("-starts_on")), "formats": FORMATS,
