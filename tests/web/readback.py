@@ -8,6 +8,7 @@ attack wrote to are read too; every signed-in role must get them with a 200.
 
 from __future__ import annotations
 
+from tests.web.conftest import login_mfa_verified
 from tests.web.test_permission_matrix import ROUTES, _url, declaration
 from tremplin.web.core.access import ROLES
 
@@ -37,7 +38,7 @@ def read_back(client, users: dict, *, namespaces: tuple[str, ...], detail_urls: 
     assert routes, f"no list route found for {namespaces}"
     problems = []
     for role, user in users.items():
-        client.force_login(user)
+        login_mfa_verified(client, user)  # admins and evaluators: a session that proved its second factor
         for route, expect in routes:
             url = _url(route, {})
             status = client.get(url).status_code

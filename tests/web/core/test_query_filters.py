@@ -91,7 +91,7 @@ def test_hostile_filter_values_never_give_a_server_error(route, client, make_use
     assert kwargs is not None, f"{route.id}: no sample to fill {route.kwarg_names}"
     url = _url(route, kwargs)
     if role != "anonymous":
-        login_mfa_verified(client, world.users[role])  # admins and evaluators need a second factor (issue 12)
+        login_mfa_verified(client, world.users[role])
     client.raise_request_exception = False  # a server error is a status to report, not an exception
     RECORDED.clear()
     assert client.get(url, {PROBE: "1"}).status_code == 200
