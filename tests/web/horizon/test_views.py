@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.web.conftest import login_mfa_verified
-from tests.web.factories import ProblemFactory
+from tests.web.factories import ProblemFactory, make_call
 from tests.web.horizon.conftest import make_signal
 from tremplin.web.calls.models import Call
 from tremplin.web.horizon import services
+from tremplin.web.horizon.models import Signal
 
 pytestmark = pytest.mark.django_db
 
@@ -271,3 +272,56 @@ def test_the_dashboard_widget(client, personas):
     assert "2 signaux à noter" in panel
     client.force_login(personas.member)
     assert 'data-testid="horizon-panel"' not in _text(client.get(reverse("core:dashboard")))
+
+
+def _signal_form(**overrides) -> dict:
+    data = {"title": "Robots de préparation des piluliers", "summary": "Des automates préparent les doses.",
+            "domain": "devices", "horizon": "medium", "likelihood": "3", "impact_workforce": "3",
+            "impact_pathways": "1", "impact_costs": "2", "impact_skills": "4",
+            "impact_notes": "Les préparateurs passent au contrôle.", "source_links": "https://www.has-sante.fr/"}
+    data.update(overrides)
+    return data
+
+
+def test_a_manager_records_a_signal_linked_to_problems_and_calls(client, personas, problem):
+    open_call = make_call("open", title="Appel ouvert sur les médicaments")
+    client.force_login(personas.manager)
+    response = client.post(reverse("horizon:signal-create"), _signal_form(problems=[problem.pk],
+                                                                          calls=[open_call.pk]))
+    assert response.status_code == 302
+    signal = Signal.objects.get(title="Robots de préparation des piluliers")
+    assert response.url == reverse("horizon:signal-detail", args=[signal.pk])
+    assert (signal.domain, signal.horizon, signal.likelihood, signal.impact_skills) == ("devices", "medium", 3, 4)
+    assert signal.steward == personas.manager and signal.last_reviewed_on == timezone.localdate()
+    assert list(signal.problems.all()) == [problem] and list(signal.calls.all()) == [open_call]
+    # Editing: the call is unlinked, a javascript: source is refused.
+    edit = reverse("horizon:signal-edit", args=[signal.pk])
+    refused = client.post(edit, _signal_form(source_links="javascript:alert(1)", status="watching"))
+    assert refused.status_code == 400 and signal.calls.count() == 1
+    assert client.post(edit, _signal_form(horizon="long", status="watching")).status_code == 302
+    signal.refresh_from_db()
+    assert signal.horizon == "long" and signal.calls.count() == 0 and signal.problems.count() == 0
+
+
+def test_a_draft_call_stays_hidden_from_those_who_do_not_see_drafts(client, personas):
+    draft = make_call("draft", title="Brouillon confidentiel")
+    opened = make_call("open", title="Appel ouvert")
+    signal = make_signal(by=personas.manager, steward=personas.reviewer, calls=[draft, opened])
+    detail = reverse("horizon:signal-detail", args=[signal.pk])
+    client.force_login(personas.manager)  # managers see drafts
+    assert "Brouillon confidentiel" in _text(client.get(detail))
+    assert "Brouillon confidentiel" in _text(client.get(reverse("horizon:signal-edit", args=[signal.pk])))
+    client.force_login(personas.reviewer)  # the steward, a reviewer: no drafts
+    for page in (detail, reverse("horizon:signal-list"), reverse("horizon:signal-edit", args=[signal.pk])):
+        html = _text(client.get(page))
+        assert "Brouillon confidentiel" not in html, page
+    assert "Appel ouvert" in _text(client.get(detail))
+    assert [c["title"] for c in client.get(f"/api/v1/signals/{signal.pk}/").json()["calls"]] == ["Appel ouvert"]
+    exported = client.get(reverse("horizon:signal-export"), {"fmt": "csv"}).content.decode("utf-8-sig")
+    assert "Appel ouvert" in exported and "Brouillon confidentiel" not in exported
+    # The steward saves the signal: the draft they cannot see stays linked.
+    response = client.post(reverse("horizon:signal-edit", args=[signal.pk]),
+                           _signal_form(title=signal.title, status="watching", calls=[opened.pk],
+                                        steward=personas.reviewer.pk))
+    assert response.status_code == 302
+    assert set(signal.calls.values_list("title", flat=True)) == {"Brouillon confidentiel", "Appel ouvert"}

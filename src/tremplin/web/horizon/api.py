@@ -132,8 +132,8 @@ class SignalViewSet(PageContextMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         filters = {"status": "all"} if self.action == "retrieve" else api_filters(self.request, SignalFilters)
-        return (selectors.signal_filtered(user=self.request.user, **filters)
-                .prefetch_related("problems", "calls").order_by("pk"))
+        return selectors.with_visible_links(selectors.signal_filtered(user=self.request.user, **filters),
+                                            user=self.request.user).order_by("pk")
 
     @extend_schema(parameters=[SignalFilters], responses=RadarPointSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=None)

@@ -15,8 +15,9 @@ HEADER = ["id", "title", "summary", "domain", "horizon", "likelihood", *IMPACT_F
           "panel_normalised", "panel_spread", "panel_disagreement", "problems", "calls"]
 
 
-def signal_rows(signals) -> list[list]:
-    signals = list(signals.prefetch_related("problems", "calls").order_by("pk"))
+def signal_rows(signals, *, user) -> list[list]:
+    """One row per signal; the linked calls are those `user` may see (a draft call stays hidden)."""
+    signals = list(selectors.with_visible_links(signals, user=user).order_by("pk"))
     aggregates = selectors.panel_aggregates(signal_ids=[s.pk for s in signals])
     rows = []
     for s in signals:
@@ -32,8 +33,8 @@ def signal_rows(signals) -> list[list]:
     return rows
 
 
-def signals_response(signals, *, fmt: str) -> HttpResponse:
-    return spreadsheet_response(header=HEADER, rows=signal_rows(signals), fmt=fmt, filename="veille-signaux",
+def signals_response(signals, *, fmt: str, user) -> HttpResponse:
+    return spreadsheet_response(header=HEADER, rows=signal_rows(signals, user=user), fmt=fmt, filename="veille-signaux",
                                 sheet="signaux")
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import User
+from tremplin.web.horizon import selectors
 from tremplin.web.horizon.models import Horizon, Likelihood, PanelMember, Signal, SignalDomain
 from tremplin.web.problems.models import Problem
 
@@ -23,14 +24,19 @@ class SignalForm(forms.ModelForm):
     class Meta:
         model = Signal
         fields = ["title", "summary", "domain", "horizon", "likelihood", "impact_workforce", "impact_pathways",
-                  "impact_costs", "impact_skills", "impact_notes", "source_links", "problems", "is_public",
+                  "impact_costs", "impact_skills", "impact_notes", "source_links", "problems", "calls", "is_public",
                   "steward", "status"]
         widgets = {"summary": forms.Textarea(attrs={"rows": 4}), "impact_notes": forms.Textarea(attrs={"rows": 3}),
                    "source_links": forms.Textarea(attrs={"rows": 3}), "horizon": forms.RadioSelect,
                    "likelihood": forms.RadioSelect}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
+        self._visible_calls = selectors.visible_calls(user=user)
+        self.fields["calls"].required = False
+        self.fields["calls"].queryset = self._visible_calls
+        self.fields["calls"].help_text = _("Les appels de solutions que ce signal a inspirés ou qu'il concerne. "
+                                           "« Préparer un appel de solutions » y ajoute le brouillon créé.")
         self.fields["problems"].required = False
         self.fields["problems"].queryset = Problem.objects.exclude(status__in=["merged", "declined"]).order_by("title")
         self.fields["steward"].queryset = (User.objects.filter(is_active=True, memberships__role__in=STEWARD_ROLES)
@@ -40,6 +46,16 @@ class SignalForm(forms.ModelForm):
             del self.fields["status"]
             self.fields["steward"].help_text = _("Vous, par défaut. Reçoit le rappel quand le signal n'a pas été "
                                                  "revu à temps.")
+
+
+    def clean_calls(self):
+        """The calls chosen, plus the linked calls this user cannot see (a draft call linked by a programme
+        manager stays linked when a steward, who does not see drafts, saves the signal)."""
+        chosen = list(self.cleaned_data["calls"])
+        if self.instance.pk is None:
+            return chosen
+        hidden = self.instance.calls.exclude(pk__in=self._visible_calls.values("pk"))
+        return chosen + list(hidden)
 
 
 class SignalReviewForm(forms.Form):

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tremplin.web.calls.selectors import call_list_for_user
 from tremplin.web.core import panel_scoring as panel
 from tremplin.web.horizon.models import (
     Horizon,
@@ -81,6 +82,17 @@ def signal_filtered(*, user, domain: str = "", horizon: str = "", likelihood: in
     if overdue:
         qs = qs.filter(pk__in=[s.pk for s, _due in signals_due_for_review()])
     return qs
+
+
+def visible_calls(*, user) -> QuerySet:
+    """The calls this user may see, by the calls app's own rule (drafts for managers only): a signal's linked
+    calls are shown, exported and offered through it, so that horizon scanning never reveals a draft call."""
+    return call_list_for_user(user=user)
+
+
+def with_visible_links(signals: QuerySet[Signal], *, user) -> QuerySet[Signal]:
+    """`signals` with their problems and the linked calls this user may see, prefetched."""
+    return signals.prefetch_related("problems", Prefetch("calls", queryset=visible_calls(user=user)))
 
 
 def public_signals() -> QuerySet[Signal]:

@@ -33,6 +33,7 @@ def _signal(request, pk: int, **kwargs) -> Signal:
 def _signal_fields(data: dict) -> dict:
     fields = dict(data)
     fields.pop("problems", None)
+    fields.pop("calls", None)
     return fields
 
 
@@ -49,7 +50,8 @@ def signal_list(request):
     if not request.user.has_perm("horizon.view_signals"):
         return redirect("horizon:public-list")
     form = SignalFilterForm(request.GET or None)
-    qs = selectors.signal_filtered(user=request.user, **form.filters()).prefetch_related("problems", "calls")
+    qs = selectors.with_visible_links(selectors.signal_filtered(user=request.user, **form.filters()),
+                                      user=request.user)
     page = Paginator(qs.order_by("domain", "horizon", "title", "pk"), PAGE_SIZE).get_page(
         query_id(request.GET, "page") or 1)
     aggregates = selectors.panel_aggregates(signal_ids=[s.pk for s in page])
@@ -90,9 +92,9 @@ def _table(points) -> list[tuple[str, list]]:
 @require_http_methods(["GET", "POST"])
 @view_access("horizon.add_signal", expect=only_roles(*MANAGERS))
 def signal_create(request):
-    form = SignalForm(request.POST or None)
+    form = SignalForm(request.POST or None, user=request.user)
     done = submit(request, form, lambda data: services.signal_create(
-        created_by=request.user, problems=data["problems"], **_signal_fields(data)),
+        created_by=request.user, problems=data["problems"], calls=data["calls"], **_signal_fields(data)),
         success=_("Signal enregistré."), then=_detail)
     return done or render(request, "horizon/signal_form.html", {"form": form, "title": _("Nouveau signal")},
                           status=status_for(request))
@@ -107,7 +109,8 @@ def signal_detail(request, pk: int, obj: Signal):
     return render(request, "horizon/signal_detail.html", {
         "signal": obj, "panel": aggregate, "my_score": my_score,
         "scores": selectors.signal_scores(signal=obj) if can_see_scores else None,
-        "problems": list(obj.problems.order_by("title")), "calls": list(obj.calls.order_by("-opens_at")),
+        "problems": list(obj.problems.order_by("title")),
+        "calls": list(selectors.visible_calls(user=user).filter(signals=obj)),
         "reviews": list(obj.reviews.select_related("reviewed_by")[:20]),
         "reminders": list(obj.reminders.all()[:5]) if can_see_scores else None,
         "due": selectors.review_due_on(obj), "overdue": selectors.review_overdue(obj),
@@ -122,9 +125,9 @@ def signal_detail(request, pk: int, obj: Signal):
 @require_http_methods(["GET", "POST"])
 @view_access("horizon.change_signal", get_object=_signal, expect=only_roles(*MANAGERS, sample="signal"))
 def signal_edit(request, pk: int, obj: Signal):
-    form = SignalForm(request.POST or None, instance=Signal.objects.get(pk=obj.pk))
+    form = SignalForm(request.POST or None, instance=Signal.objects.get(pk=obj.pk), user=request.user)
     done = submit(request, form, lambda data: services.signal_update(
-        signal=obj, problems=data["problems"], **_signal_fields(data)),
+        signal=obj, problems=data["problems"], calls=data["calls"], **_signal_fields(data)),
         success=_("Signal mis à jour."), then=_detail)
     return done or render(request, "horizon/signal_form.html", {"form": form, "title": obj.title, "signal": obj},
                           status=status_for(request))
@@ -221,7 +224,8 @@ def signal_prepare_call(request, pk: int, obj: Signal):
 def signal_export(request):
     form = SignalFilterForm(request.GET or None)
     signals = selectors.signal_filtered(user=request.user, **form.filters())
-    return exports.signals_response(signals, fmt=query_choice(request.GET, "fmt", FORMATS) or "csv")
+    return exports.signals_response(signals, fmt=query_choice(request.GET, "fmt", FORMATS) or "csv",
+                                    user=request.user)
 
 
 @view_access(None, public=True, expect=PUBLIC)
