@@ -132,6 +132,8 @@ class World:
         self._calls_samples()
         self._portfolio_samples()
         self._evaluations_samples()
+        self._horizon_samples(outsider)
+        self._campaign_samples(outsider)
         from tremplin.web.accounts.models import ApiToken
 
         api_token_for(outsider)  # an API token of a user who is none of the personas
@@ -192,6 +194,27 @@ class World:
             created_by=outsider, status="succeeded", published_at=timezone.now(),
             publication={"headline": None, "trends": [], "threshold": 11})
 
+    def _horizon_samples(self, outsider) -> None:
+        """A watched signal stewarded by an outsider (no persona is its steward or on the panel)."""
+        from tremplin.web.horizon import services as horizon_services
+
+        self.signal = horizon_services.signal_create(
+            created_by=outsider, title="Signal témoin", summary="Résumé", domain="ai", horizon="short", likelihood=3,
+            problems=[self.problem], is_public=True)
+
+    def _campaign_samples(self, outsider) -> None:
+        """A coalition led by `organisation` (no persona runs it), one organisation in it, a campaign."""
+        from datetime import date
+
+        from tremplin.web.campaign import services as campaign_services
+
+        self.coalition = campaign_services.coalition_create(name="Coalition témoin",
+                                                            lead_organisation=self.organisation, by=outsider)
+        self.coalition_member = campaign_services.member_add(coalition=self.coalition,
+                                                             organisation=OrganisationFactory(), by=outsider)
+        self.campaign = campaign_services.campaign_create(coalition=self.coalition, name="Campagne témoin",
+                                                          starts_on=date(2025, 1, 1), by=outsider)
+
     def kwargs(self, route: Route, sample: str | None) -> dict | None:
         values = {
             "organisation": {"pk": self.organisation.pk},
@@ -210,6 +233,10 @@ class World:
             "dataset": {"pk": self.dataset.pk},
             "run": {"pk": self.run.pk},
             "published-run": {"pk": self.published_run.pk},
+            "signal": {"pk": self.signal.pk},
+            "coalition": {"pk": self.coalition.pk},
+            "coalition-member": {"pk": self.coalition_member.pk},
+            "campaign": {"pk": self.campaign.pk},
             "api-token": {"pk": self.api_token.pk},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},

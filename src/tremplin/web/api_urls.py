@@ -13,7 +13,7 @@ router.register("territories", TerritoryViewSet, basename="territory")
 router.register("memberships", MembershipViewSet, basename="membership")
 router.register("jobs", JobViewSet, basename="job")
 
-for _app in ("problems", "calls", "portfolio", "evaluations"):
+for _app in ("problems", "calls", "portfolio", "evaluations", "horizon", "campaign"):
     import_module(f"tremplin.web.{_app}.api").register(router)
 
 urlpatterns = router.urls

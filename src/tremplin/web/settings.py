@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "tremplin.web.calls",
     "tremplin.web.portfolio",
     "tremplin.web.evaluations",
+    "tremplin.web.horizon",
+    "tremplin.web.campaign",
 ]
 
 MIDDLEWARE = [
@@ -290,6 +292,9 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tremplin <noreply@tremplin.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- horizon scanning: a signal not reviewed for this many months is flagged and its steward reminded ---
+HORIZON_REVIEW_MONTHS = int(os.environ.get("HORIZON_REVIEW_MONTHS", "6"))
 
 # --- API ---
 REST_FRAMEWORK = {

@@ -20,6 +20,8 @@ urlpatterns = [
     path("appels/", include("tremplin.web.calls.urls")),
     path("experimentations/", include("tremplin.web.portfolio.urls")),
     path("evaluations/", include("tremplin.web.evaluations.urls")),
+    path("veille/", include("tremplin.web.horizon.urls")),
+    path("campagnes/", include("tremplin.web.campaign.urls")),
     path("compte/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),

@@ -58,6 +58,23 @@ class RulesPermission(BasePermission):
         return allowed
 
 
+class PageContextMixin:
+    """Give the serializer the page being serialised (`context["_page"]`), so that a field can compute its values
+    for the whole page in one query instead of one per object."""
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self._page = page
+        return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        page = getattr(self, "_page", None)
+        if page is not None:
+            context["_page"] = page
+        return context
+
+
 class FormlessBrowsableAPIRenderer(BrowsableAPIRenderer):
     """The browsable API as a read-only viewer: no HTML, raw-data or filter forms, which would list the
     choices of related fields (users' e-mails, organisations) to anyone signed in."""

@@ -14,7 +14,8 @@ from tremplin.web.accounts.services import membership_create, territories_import
 from tremplin.web.core.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, DEMO_USERS
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
-DEMO_APP_COMMANDS = ("demo_problems", "demo_calls", "demo_portfolio", "demo_evaluations")
+DEMO_APP_COMMANDS = ("demo_problems", "demo_calls", "demo_portfolio", "demo_evaluations", "demo_horizon",
+                     "demo_campaign")
 
 
 class Command(BaseCommand):
