@@ -1,0 +1,270 @@
+"""Deployment: the systemd units and the nginx example of deploy/ run commands that exist, `check --deploy` is clean
+with the documented environment file, and a production server (gunicorn, DEBUG off, behind a TLS proxy) sends the
+security headers: CSP without 'unsafe-inline' (styles excepted on /api/docs/ only), HSTS, frame-ancestors,
+referrer policy, and no-store on authenticated pages.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+import subprocess
+import sys
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+
+from tests.web.installation import BIN_DIR, REPO_DIR, Installation, free_port, wait_until
+
+DEPLOY = REPO_DIR / "deploy"
+UNITS = sorted((DEPLOY / "systemd").glob("*.service")) + sorted((DEPLOY / "systemd").glob("*.timer"))
+INSTALL_DIR, VENV_BIN, ENV_FILE = "/opt/tremplin", "/opt/tremplin/.venv/bin/", "/etc/tremplin/tremplin.env"
+HOST = "tremplin.example.org"
+PASSWORD = "Grenoble-Velo-Matin-42"
+
+
+def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A systemd unit as {section: {key: [values]}} (keys may repeat; comments and blank lines skipped)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current = None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None and "=" in line, f"{path.name}:{number}: not a key=value line: {line}"
+        key, value = line.split("=", 1)
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def local(command_path: str) -> Path:
+    """Where a path of the production layout is in this checkout."""
+    if command_path.startswith(VENV_BIN):
+        return BIN_DIR / command_path[len(VENV_BIN):]
+    if command_path.startswith(INSTALL_DIR + "/"):
+        return REPO_DIR / command_path[len(INSTALL_DIR) + 1:]
+    return Path(command_path)
+
+
+def env_file() -> dict[str, str]:
+    pairs = {}
+    for line in (DEPLOY / "tremplin.env.example").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+# --- the units ---
+
+def test_every_unit_is_there():
+    names = {u.name for u in UNITS}
+    assert {"tremplin-web.service", "tremplin-worker.service", "tremplin-backup.service",
+            "tremplin-backup.timer"} <= names
+
+
+@pytest.mark.parametrize("unit", [u for u in UNITS if u.suffix == ".service"], ids=lambda u: u.name)
+def test_service_runs_an_existing_command_as_an_unprivileged_user(unit):
+    service = parse_unit(unit)["Service"]
+    assert service["User"] == ["tremplin"] and service["EnvironmentFile"] == [ENV_FILE]
+    assert service["WorkingDirectory"] == [INSTALL_DIR]
+    assert service.get("NoNewPrivileges") == ["yes"] and service.get("ProtectSystem") == ["strict"]
+    assert "/var/lib/tremplin" in service["ReadWritePaths"][0].split()
+    (exec_start,) = service["ExecStart"]
+    argv = exec_start.split()
+    program = local(argv[0])
+    assert program.is_file() and program.stat().st_mode & 0o111, f"{unit.name}: {argv[0]} -> {program} missing"
+    if program.name == "gunicorn":
+        assert argv[1] == "tremplin.web.wsgi"
+        assert argv[argv.index("--bind") + 1].startswith("127.0.0.1:"), "gunicorn must listen on loopback only"
+    elif program.name.startswith("python"):
+        script = local(argv[1])
+        assert script == REPO_DIR / "manage.py" and script.is_file()
+        from django.core.management import get_commands
+
+        assert argv[2] in get_commands(), f"{unit.name}: manage.py {argv[2]} is not a command"
+    elif program.name == "tremplin":
+        done = subprocess.run([str(program), argv[1], "--help"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{unit.name}: `tremplin {argv[1]}` is not a command:\n{done.stderr}"
+    else:
+        pytest.fail(f"{unit.name}: unexpected program {argv[0]}")
+
+
+def test_gunicorn_loads_the_platform_with_the_units_command(tmp_path):
+    """The web unit's exact command line, with gunicorn's --check-config: the WSGI application is imported."""
+    (exec_start,) = parse_unit(DEPLOY / "systemd" / "tremplin-web.service")["Service"]["ExecStart"]
+    argv = exec_start.split()
+    env = {**Installation(tmp_path, "check", database="sqlite").env, **env_file(), "TREMPLIN_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([str(local(argv[0])), *argv[1:], "--check-config"], env=env, cwd=REPO_DIR,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_timer_starts_the_backup_service():
+    timer = parse_unit(DEPLOY / "systemd" / "tremplin-backup.timer")
+    assert timer["Timer"]["OnCalendar"] and timer["Timer"]["Persistent"] == ["true"]
+    service = parse_unit(DEPLOY / "systemd" / "tremplin-backup.service")["Service"]
+    assert service["ExecStart"][0].split()[1] == "backup" and service["UMask"] == ["0077"]
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    """`systemd-analyze verify` on the units with the production paths pointed at this checkout: it fails on a
+    command that does not exist and reports unknown or malformed settings."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (the units are still checked above)")
+    for unit in UNITS:
+        text = unit.read_text().replace(VENV_BIN, f"{BIN_DIR}/").replace(INSTALL_DIR, str(REPO_DIR))
+        (tmp_path / unit.name).write_text(text.replace(ENV_FILE, str(DEPLOY / "tremplin.env.example")))
+    done = subprocess.run([analyze, "verify", *sorted(str(p) for p in tmp_path.iterdir())], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
+
+
+def test_nginx_example_matches_the_units_and_the_upload_limits():
+    from django.conf import settings
+
+    conf = (DEPLOY / "nginx" / "tremplin.conf").read_text()
+    (exec_start,) = parse_unit(DEPLOY / "systemd" / "tremplin-web.service")["Service"]["ExecStart"]
+    bind = exec_start.split()[exec_start.split().index("--bind") + 1]
+    assert re.search(rf"server {re.escape(bind)}\b", conf), f"nginx does not proxy to gunicorn's {bind}"
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in conf  # BEHIND_PROXY=1 relies on it
+    assert "proxy_set_header Host $host;" in conf
+    (body,) = re.findall(r"client_max_body_size (\d+)m;", conf)
+    assert int(body) * 1024 * 1024 > settings.DATASET_UPLOAD_MAX_BYTES >= settings.UPLOAD_MAX_BYTES
+    assert "return 301 https://" in conf
+
+
+def test_check_deploy_is_clean_with_the_documented_environment_file(tmp_path):
+    env = {**Installation(tmp_path, "check", database="sqlite").env, **env_file(), "TREMPLIN_DATA_DIR": str(tmp_path)}
+    assert env["DJANGO_SETTINGS_MODULE"] == "tremplin.web.settings" and env["DEBUG"] == "0"
+    done = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env=env,
+                          cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues" in done.stdout
+
+
+# --- a production server's headers ---
+
+class Browser:
+    """HTTP to the production server as the TLS proxy forwards it (Host, X-Forwarded-Proto: https), keeping the
+    cookies by hand (they are Secure: an HTTP client library would not send them over plain HTTP)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.set_cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, *, body: str = "", headers: dict | None = None, https: bool = True):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        sent = {"Host": HOST, **({"X-Forwarded-Proto": "https"} if https else {}), **(headers or {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body or None, headers=sent)
+        response = conn.getresponse()
+        response.text = response.read().decode(errors="replace")
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookie = SimpleCookie(header)
+            for name, morsel in cookie.items():
+                self.set_cookies[name] = header
+                self.cookies[name] = morsel.value
+        conn.close()
+        return response
+
+
+def csp_directives(response) -> dict[str, str]:
+    csp = response.headers["Content-Security-Policy"]
+    return dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+
+
+def assert_security_headers(response, path: str) -> None:
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload", path
+    assert response.headers["Referrer-Policy"] == "same-origin", path
+    assert response.headers["X-Frame-Options"] == "DENY", path
+    assert response.headers["X-Content-Type-Options"] == "nosniff", path
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin", path
+    directives = csp_directives(response)
+    assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'", path
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'self'", path
+    assert "unsafe-eval" not in response.headers["Content-Security-Policy"], path
+    if path != "/api/docs/":
+        assert "unsafe-inline" not in response.headers["Content-Security-Policy"], path
+
+
+@pytest.fixture(scope="module")
+def production_server(tmp_path_factory):
+    site = Installation(tmp_path_factory.mktemp("production"), "production", DEBUG="0",
+                        DJANGO_SETTINGS_MODULE="tests.production_settings", SECRET_KEY="p" * 20 + "-x8#Kq2!" * 8,
+                        ALLOWED_HOSTS=HOST, BEHIND_PROXY="1")
+    server = None
+    try:
+        site.manage("migrate", "--no-input", "-v", "0")
+        site.shell(
+            "from allauth.account.models import EmailAddress; from tremplin.web.accounts.models import Organisation, "
+            "User; from tremplin.web.accounts.services import membership_create; "
+            f"u = User.objects.create_user(username='inno', email='inno@example.org', password='{PASSWORD}'); "
+            "EmailAddress.objects.create(user=u, email=u.email, verified=True, primary=True); "
+            "membership_create(user=u, organisation=Organisation.objects.create(name='Kelvin', sector='private', "
+            "kind='company'), role='innovator'); print('ok')")
+        port = free_port()
+        server = site.gunicorn(port, log=site.root / "gunicorn.log", extra=("--forwarded-allow-ips", "127.0.0.1"))
+        browser = Browser(port)
+
+        def up():
+            try:
+                return browser.request("GET", "/").status == 200
+            except OSError:
+                return False
+
+        wait_until(up, timeout=60, what=f"gunicorn on port {port}\n{(site.root / 'gunicorn.log').read_text()}")
+        yield browser
+    finally:
+        if server is not None:
+            import os
+            import signal
+
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        site.drop()
+
+
+def test_production_server_headers_anonymous(production_server):
+    for path in ("/", "/compte/login/"):
+        response = production_server.request("GET", path)
+        assert response.status == 200, path
+        assert_security_headers(response, path)
+    # plain HTTP is sent to HTTPS; an unknown host is refused
+    response = production_server.request("GET", "/", https=False)
+    assert response.status == 301 and response.headers["Location"] == f"https://{HOST}/"
+    assert production_server.request("GET", "/", headers={"Host": "evil.example.com"}).status == 400
+
+
+def test_production_server_headers_and_cookies_signed_in(production_server):
+    browser = production_server
+    login = browser.request("GET", "/compte/login/")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    response = browser.request("POST", "/compte/login/", body=f"csrfmiddlewaretoken={token}&login=inno%40example.org"
+                                                             f"&password={PASSWORD}",
+                               headers={"Referer": f"https://{HOST}/compte/login/", "Origin": f"https://{HOST}"})
+    assert response.status == 302, response.text[:500]
+    session_cookie = browser.set_cookies["sessionid"].lower()
+    assert "secure" in session_cookie and "httponly" in session_cookie and "samesite=lax" in session_cookie
+    assert "secure" in browser.set_cookies["csrftoken"].lower()
+    for path in ("/tableau-de-bord/", "/organisations/", "/api/v1/organisations/"):
+        response = browser.request("GET", path)
+        assert response.status == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+        assert_security_headers(response, path)
+    docs = browser.request("GET", "/api/docs/")
+    assert docs.status == 200
+    assert_security_headers(docs, "/api/docs/")
+    directives = csp_directives(docs)
+    assert "'unsafe-inline'" in directives["style-src"]  # declared for Swagger UI's styles, on this page only
+    assert directives["script-src"] == "'self'"
