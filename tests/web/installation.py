@@ -6,22 +6,36 @@ dropped by `drop()`. Its state is read with plain DB-API connections, never thro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 MANAGE = str(REPO_DIR / "manage.py")
 BIN_DIR = Path(sys.executable).parent
 # Variables of the test run that must not leak into the installation's processes.
+HOST = "tremplin.example.org"  # the production installations' ALLOWED_HOSTS
+PASSWORD = "Grenoble-Velo-Matin-42"
+INNOVATOR_EMAIL = "inno@example.org"
+CREATE_INNOVATOR = (
+    "from allauth.account.models import EmailAddress; from tremplin.web.accounts.models import Organisation, "
+    "User; from tremplin.web.accounts.services import membership_create; "
+    f"u = User.objects.create_user(username='inno', email='{INNOVATOR_EMAIL}', password='{PASSWORD}'); "
+    "EmailAddress.objects.create(user=u, email=u.email, verified=True, primary=True); "
+    "membership_create(user=u, organisation=Organisation.objects.create(name='Kelvin Santé', "
+    "sector='private_for_profit', kind='startup'), role='innovator'); print(u.pk)")
 TEST_ONLY_VARIABLES = {"DJANGO_SETTINGS_MODULE", "TREMPLIN_TESTING", "DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
@@ -105,6 +119,22 @@ class Installation:
     def gunicorn(self, port: int, *, log: Path, workers: int = 2, extra: tuple[str, ...] = ()) -> subprocess.Popen:
         return self.popen(str(BIN_DIR / "gunicorn"), "tremplin.web.wsgi", "--bind", f"127.0.0.1:{port}",
                           "--workers", str(workers), "--access-logfile", "-", *extra, log=log)
+
+    @contextlib.contextmanager
+    def served(self, *, workers: int = 2):
+        """gunicorn serving this installation on a free loopback port, stopped at the end; yields a Browser."""
+        port = free_port()
+        log = self.root / f"gunicorn-{self.name}-{port}.log"
+        server = self.gunicorn(port, log=log, workers=workers, extra=("--forwarded-allow-ips", "127.0.0.1"))
+        browser = Browser(port)
+        browser.server, browser.log = server, log
+        try:
+            browser.wait_up()
+            yield browser
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
 
     # --- reading its state ---
 
@@ -196,3 +226,70 @@ def differences(expected: dict, actual: dict, *, limit: int = 5) -> list[str]:
         if len(found) >= limit:
             break
     return found
+
+
+def production_installation(root: Path, name: str = "production", **env: str) -> Installation:
+    """An installation with the production settings (DEBUG off; tests/production_settings.py), behind a TLS proxy."""
+    return Installation(root, name, DEBUG="0", DJANGO_SETTINGS_MODULE="tests.production_settings",
+                        SECRET_KEY="p" * 20 + "-x8#Kq2!" * 8, ALLOWED_HOSTS=HOST, BEHIND_PROXY="1", **env)
+
+
+class Browser:
+    """HTTP to a server as the TLS proxy forwards it (Host, X-Forwarded-Proto: https), keeping the cookies by
+    hand (they are Secure: an HTTP client library would not send them over plain HTTP)."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.set_cookies: dict[str, str] = {}
+        self.server = self.log = None
+
+    def request(self, method: str, path: str, *, body: str | bytes = "", headers: dict | None = None,
+                https: bool = True, timeout: float = 60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        sent = {"Host": HOST, **({"X-Forwarded-Proto": "https"} if https else {})}
+        if self.cookies:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if body:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        if method == "POST":
+            sent.update({"Referer": f"https://{HOST}{path}", "Origin": f"https://{HOST}"})
+        sent.update(headers or {})
+        try:
+            conn.request(method, path, body=body or None, headers=sent)
+            response = conn.getresponse()
+            response.text = response.read().decode(errors="replace")
+        finally:
+            conn.close()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for name, morsel in SimpleCookie(header).items():
+                self.set_cookies[name] = header
+                self.cookies[name] = morsel.value
+        return response
+
+    def csrf_token(self, path: str) -> str:
+        page = self.request("GET", path)
+        assert page.status == 200, f"GET {path}: {page.status}"
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+    def post_form(self, path: str, fields: list[tuple[str, str]], **kwargs):
+        """GET the form's page for its CSRF token, then POST the fields to it."""
+        body = urlencode([("csrfmiddlewaretoken", self.csrf_token(path)), *fields])
+        return self.request("POST", path, body=body, **kwargs)
+
+    def login(self, email: str, password: str) -> None:
+        response = self.post_form("/compte/login/", [("login", email), ("password", password)])
+        assert response.status == 302, response.text[:500]
+
+    def wait_up(self, timeout: float = 60) -> None:
+        def up():
+            try:
+                return self.request("GET", "/", timeout=5).status in {200, 302, 503}
+            except OSError:
+                assert self.server is None or self.server.poll() is None, self.log_text()
+                return False
+
+        wait_until(up, timeout=timeout, what=f"the server on port {self.port}\n{self.log_text()}")
+
+    def log_text(self) -> str:
+        return self.log.read_text()[-3000:] if self.log and self.log.exists() else ""

@@ -6,23 +6,28 @@ referrer policy, and no-store on authenticated pages.
 
 from __future__ import annotations
 
-import http.client
 import re
 import shutil
 import subprocess
 import sys
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
 
-from tests.web.installation import BIN_DIR, REPO_DIR, Installation, free_port, wait_until
+from tests.web.installation import (
+    BIN_DIR,
+    CREATE_INNOVATOR,
+    HOST,
+    INNOVATOR_EMAIL,
+    PASSWORD,
+    REPO_DIR,
+    Installation,
+    production_installation,
+)
 
 DEPLOY = REPO_DIR / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service")) + sorted((DEPLOY / "systemd").glob("*.timer"))
 INSTALL_DIR, VENV_BIN, ENV_FILE = "/opt/tremplin", "/opt/tremplin/.venv/bin/", "/etc/tremplin/tremplin.env"
-HOST = "tremplin.example.org"
-PASSWORD = "Grenoble-Velo-Matin-42"
 
 
 def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
@@ -151,34 +156,6 @@ def test_check_deploy_is_clean_with_the_documented_environment_file(tmp_path):
 
 # --- a production server's headers ---
 
-class Browser:
-    """HTTP to the production server as the TLS proxy forwards it (Host, X-Forwarded-Proto: https), keeping the
-    cookies by hand (they are Secure: an HTTP client library would not send them over plain HTTP)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.cookies: dict[str, str] = {}
-        self.set_cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, *, body: str = "", headers: dict | None = None, https: bool = True):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        sent = {"Host": HOST, **({"X-Forwarded-Proto": "https"} if https else {}), **(headers or {})}
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if body:
-            sent["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body or None, headers=sent)
-        response = conn.getresponse()
-        response.text = response.read().decode(errors="replace")
-        for header in response.headers.get_all("Set-Cookie") or []:
-            cookie = SimpleCookie(header)
-            for name, morsel in cookie.items():
-                self.set_cookies[name] = header
-                self.cookies[name] = morsel.value
-        conn.close()
-        return response
-
-
 def csp_directives(response) -> dict[str, str]:
     csp = response.headers["Content-Security-Policy"]
     return dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
@@ -200,38 +177,13 @@ def assert_security_headers(response, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def production_server(tmp_path_factory):
-    site = Installation(tmp_path_factory.mktemp("production"), "production", DEBUG="0",
-                        DJANGO_SETTINGS_MODULE="tests.production_settings", SECRET_KEY="p" * 20 + "-x8#Kq2!" * 8,
-                        ALLOWED_HOSTS=HOST, BEHIND_PROXY="1")
-    server = None
+    site = production_installation(tmp_path_factory.mktemp("production"))
     try:
         site.manage("migrate", "--no-input", "-v", "0")
-        site.shell(
-            "from allauth.account.models import EmailAddress; from tremplin.web.accounts.models import Organisation, "
-            "User; from tremplin.web.accounts.services import membership_create; "
-            f"u = User.objects.create_user(username='inno', email='inno@example.org', password='{PASSWORD}'); "
-            "EmailAddress.objects.create(user=u, email=u.email, verified=True, primary=True); "
-            "membership_create(user=u, organisation=Organisation.objects.create(name='Kelvin', sector='private', "
-            "kind='company'), role='innovator'); print('ok')")
-        port = free_port()
-        server = site.gunicorn(port, log=site.root / "gunicorn.log", extra=("--forwarded-allow-ips", "127.0.0.1"))
-        browser = Browser(port)
-
-        def up():
-            try:
-                return browser.request("GET", "/").status == 200
-            except OSError:
-                return False
-
-        wait_until(up, timeout=60, what=f"gunicorn on port {port}\n{(site.root / 'gunicorn.log').read_text()}")
-        yield browser
+        site.shell(CREATE_INNOVATOR)
+        with site.served() as browser:
+            yield browser
     finally:
-        if server is not None:
-            import os
-            import signal
-
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
         site.drop()
 
 
@@ -248,12 +200,7 @@ def test_production_server_headers_anonymous(production_server):
 
 def test_production_server_headers_and_cookies_signed_in(production_server):
     browser = production_server
-    login = browser.request("GET", "/compte/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
-    response = browser.request("POST", "/compte/login/", body=f"csrfmiddlewaretoken={token}&login=inno%40example.org"
-                                                             f"&password={PASSWORD}",
-                               headers={"Referer": f"https://{HOST}/compte/login/", "Origin": f"https://{HOST}"})
-    assert response.status == 302, response.text[:500]
+    browser.login(INNOVATOR_EMAIL, PASSWORD)
     session_cookie = browser.set_cookies["sessionid"].lower()
     assert "secure" in session_cookie and "httponly" in session_cookie and "samesite=lax" in session_cookie
     assert "secure" in browser.set_cookies["csrftoken"].lower()
