@@ -11,7 +11,8 @@ without load (median of 5), its SQL queries and SQL time, to tell a slow page fr
 Every figure comes from this run; on a machine shared with other work they grow with its load.
 
 Environment: LOAD_USERS (50), LOAD_SECONDS (60), LOAD_MAX_REQUESTS (30000), LOAD_SCALE (1.0: fraction of the data
-set, e.g. 0.1 for a quick try). Exit code 1 when a request failed, 0 otherwise (the goal is reported, not enforced).
+set, e.g. 0.1 for a quick try), LOAD_SKIP (page names left out, comma-separated: e.g.
+"problem list,problem search,problem detail" measures the other pages without the queue those slow pages cause). Exit code 1 when a request failed, 0 otherwise (the goal is reported, not enforced).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ USERS = int(os.environ.get("LOAD_USERS", "50"))
 SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
 MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "30000"))
 SCALE = float(os.environ.get("LOAD_SCALE", "1.0"))
+SKIP = {name.strip() for name in os.environ.get("LOAD_SKIP", "").split(",") if name.strip()}
 GOAL_P95_MS = 300
 WORKERS, THREADS = 3, 2  # as deploy/systemd/tremplin-web.service
 
@@ -144,7 +146,9 @@ def page_urls(fixture: dict) -> list[tuple[str, str, str]]:
 def warm_up(port: int, fixture: dict) -> None:
     """Each page a few times before measuring, so that every worker has imported and compiled what it serves."""
     for _ in range(3 * WORKERS):
-        for role, _name, url in page_urls(fixture):
+        for role, name, url in page_urls(fixture):
+            if name in SKIP:
+                continue
             request = urllib.request.Request(f"http://127.0.0.1:{port}{url}", headers={
                 "Cookie": f"sessionid={fixture['sessions'][role][0]['session']}"})
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
@@ -216,13 +220,15 @@ def main() -> int:
         warm_up(port, fixture)
         prefix = tmp / "locust"
         say(f"locust: {USERS} users (spawned at 10/s), {SECONDS} s or {MAX_REQUESTS} requests, against "
-            f"gunicorn {WORKERS} workers x {THREADS} threads on 127.0.0.1:{port}")
+            f"gunicorn {WORKERS} workers x {THREADS} threads on 127.0.0.1:{port}"
+            + (f"; pages left out: {', '.join(sorted(SKIP))}" if SKIP else ""))
         start = time.perf_counter()
         done = subprocess.run(
             [str(BIN / "locust"), "-f", str(ROOT / "benchmarks" / "locustfile.py"), "--headless", "-u", str(USERS),
              "-r", "10", "-t", f"{SECONDS}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix),
              "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING", "--exit-code-on-error", "0"],
-            env={**os.environ, "LOAD_FIXTURE": str(fixture_path), "LOAD_MAX_REQUESTS": str(MAX_REQUESTS)},
+            env={**os.environ, "LOAD_FIXTURE": str(fixture_path), "LOAD_MAX_REQUESTS": str(MAX_REQUESTS),
+                 "LOAD_SKIP": os.environ.get("LOAD_SKIP", "")},
             cwd=ROOT, capture_output=True, text=True, timeout=SECONDS + 300)
         elapsed = time.perf_counter() - start
         if not Path(f"{prefix}_stats.csv").exists():
