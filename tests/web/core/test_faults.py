@@ -81,7 +81,7 @@ def saved_proposal(site, title: str) -> dict | None:
         "audited": site.query(f"SELECT COUNT(*) FROM core_auditlog WHERE model = 'calls.proposal' AND "
                               f"action = 'create' AND object_pk = {p}", (str(pk),))[0][0],
         "audited_lines": site.query(f"SELECT COUNT(*) FROM core_auditlog WHERE model = 'calls.budgetline' AND "
-                                    f"action = 'create' AND changes LIKE {p}", (f'%"proposal_id": [null, {pk}]%',))[0][0],
+                                    f"action = 'create' AND CAST(changes AS TEXT) LIKE {p}", (f'%"proposal_id": [null, {pk}]%',))[0][0],
     }
 
 
