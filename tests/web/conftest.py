@@ -16,6 +16,38 @@ def give_totp(user) -> None:
     TOTP.activate(user, TEST_TOTP_SECRET)
 
 
+def login_mfa_verified(client, user) -> None:
+    """`client.force_login(user)` for a session in which the user proved their second factor.
+
+    force_login alone gives a password-only session: users whose role requires MFA are then refused
+    (MfaRequiredMiddleware). This marks the session the way allauth's TOTP prompt does.
+    """
+    from tremplin.web.core.security import MFA_VERIFIED_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[MFA_VERIFIED_SESSION_KEY] = str(user.pk)
+    session.save()
+
+
+def api_token_for(user, *, scope: str = "read_write", mfa_verified: bool = True, days: int = 30) -> str:
+    """Create a personal API token for `user` through the service and return its key."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tremplin.web.accounts.services import api_token_create
+
+    _token, key = api_token_create(user=user, name="tests", scope=scope, mfa_verified=mfa_verified,
+                                   expires_on=timezone.localdate() + dt.timedelta(days=days))
+    return key
+
+
+def bearer(key: str) -> dict[str, str]:
+    """Request headers (test-client keyword arguments) carrying an API token."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
 @pytest.fixture
 def make_user(db):
     """Create a user with a role in an organisation (MFA set up for roles that require it)."""

@@ -10,14 +10,28 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.web.conftest import api_token_for, login_mfa_verified
 from tests.web.factories import MembershipFactory, OrganisationFactory, TerritoryFactory, UserFactory
 from tremplin.web.core.access import ROLES, THIRD_PARTY_ROUTES, Expect
 from tremplin.web.jobs.models import Job
 
+# Organisation admins (issue 12): each manages its own organisation and is expected to get what its role gets,
+# unless a declaration names it in `Expect.roles`. (It manages none of the sample objects' organisations.)
+ORGANISATION_ADMINS: dict[str, str] = {
+    "innovator+org_admin": "innovator",  # innovator, admin of its start-up
+    "network_member+org_admin": "network_member",  # network member, admin of its hospital
+}
 # Admin last: some POST routes remove their sample object.
-PERSONAS: tuple[str | None, ...] = (None, *[r for r in ROLES if r != "admin"], "admin")
+PERSONAS: tuple[str | None, ...] = (None, *[r for r in ROLES if r != "admin"], *ORGANISATION_ADMINS, "admin")
+
+
+def expected_status(expect: Expect, persona: str | None) -> int:
+    if persona in expect.roles:
+        return expect.roles[persona]
+    return expect.status_for(ORGANISATION_ADMINS.get(persona, persona))
 
 
 @dataclass(frozen=True)
@@ -79,11 +93,32 @@ def test_matrix_covers_api_and_pages():
         assert expected in names
 
 
+def _attempt_platform_roles(user, organisation) -> None:
+    """The probe's attack: an organisation admin grants itself every platform role (the service the API and the
+    pages share). Each grant is refused, so the whole matrix then runs after the refused attack."""
+    from django.core.exceptions import ValidationError
+
+    from tremplin.web.accounts.rules import PLATFORM_ROLES
+    from tremplin.web.accounts.services import membership_grant
+
+    for role in sorted(PLATFORM_ROLES):
+        with pytest.raises(ValidationError):
+            membership_grant(granted_by=user, user=user, organisation=organisation, role=role)
+    user.refresh_from_db()  # forget the cached roles
+
+
 class World:
     """Objects used to fill URL parameters; no persona belongs to `organisation`."""
 
     def __init__(self, make_user):
         self.users = {role: make_user(role) for role in ROLES}
+        self.own_organisations = {}
+        for persona, role in ORGANISATION_ADMINS.items():
+            own = OrganisationFactory(kind="startup" if role == "innovator" else "hospital",
+                                      sector="private_for_profit" if role == "innovator" else "public")
+            self.users[persona] = make_user(role, organisation=own, org_admin=True)
+            self.own_organisations[persona] = own
+            _attempt_platform_roles(self.users[persona], own)
         self.territory = TerritoryFactory()
         self.organisation = OrganisationFactory(territory=self.territory)
         self.membership = MembershipFactory(organisation=self.organisation)
@@ -97,6 +132,10 @@ class World:
         self._calls_samples()
         self._portfolio_samples()
         self._evaluations_samples()
+        from tremplin.web.accounts.models import ApiToken
+
+        api_token_for(outsider)  # an API token of a user who is none of the personas
+        self.api_token = ApiToken.objects.get(user=outsider)
 
     def _calls_samples(self) -> None:
         """An open call with a submitted proposal (of `organisation`, assigned to nobody) and a PDF, and a
@@ -171,6 +210,7 @@ class World:
             "dataset": {"pk": self.dataset.pk},
             "run": {"pk": self.run.pk},
             "published-run": {"pk": self.published_run.pk},
+            "api-token": {"pk": self.api_token.pk},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
         }.get(sample or "", {})
@@ -215,12 +255,60 @@ def test_route_access_matches_declaration(route, client, make_user):
     for persona in personas:
         client.logout()
         if persona is not None:
-            client.force_login(world.users[persona])
+            login_mfa_verified(client, world.users[persona])  # the second factor proved in this session
         method = expect.methods[0].lower()
         response = getattr(client, method)(url)
-        expected = expect.status_for(persona)
+        expected = expected_status(expect, persona)
         if response.status_code != expected:
             mismatches.append(f"{persona or 'anonymous'}: {method.upper()} {url} -> {response.status_code}, "
                               f"declared {expected}")
         assert response.status_code < 500, f"{url} failed for {persona}: {response.status_code}"
     assert not mismatches, "\n".join(mismatches)
+
+
+@pytest.mark.parametrize("persona", list(ORGANISATION_ADMINS))
+def test_organisation_admin_personas_manage_their_own_organisation_only(client, make_user, persona):
+    """The organisation admin personas do manage an organisation (theirs), and nothing else: the matrix above
+    checks every route against the sample objects, which belong to an organisation they do not manage."""
+    from django.urls import reverse
+
+    world = World(make_user)
+    user, own = world.users[persona], world.own_organisations[persona]
+    client.force_login(user)
+    for name in ("accounts:organisation-edit", "accounts:membership-add"):
+        assert client.get(reverse(name, args=[own.pk])).status_code == 200
+        assert client.get(reverse(name, args=[world.organisation.pk])).status_code == 403
+    assert set(user.memberships.values_list("role", flat=True)) == {ORGANISATION_ADMINS[persona]}
+
+
+# Pages a password-only session of a user who must use a second factor may still open.
+MFA_PROMPT_ROUTES = {"mfa_reauthenticate", "account_logout", "set_language", "mfa_authenticate"}
+
+
+@pytest.mark.parametrize("role", sorted(settings.MFA_REQUIRED_ROLES))
+def test_password_only_session_reaches_nothing(role, client, make_user):
+    """Issue 12 item 1: users whose role requires a second factor, signed in without proving it in this session
+    (force_login: a password only), reach no route but the second-factor prompt: every page sends them to it,
+    every API operation is 403."""
+    from django.urls import reverse
+
+    world = World(make_user)
+    client.force_login(world.users[role])
+    prompt = reverse("mfa_reauthenticate")
+    served = []
+    for route in ROUTES:
+        if route.name in MFA_PROMPT_ROUTES:
+            continue
+        expect = declaration(route)
+        kwargs = world.kwargs(route, expect.sample)
+        if kwargs is None:
+            kwargs = {k: ("accounts" if k == "app_label" else "1") for k in route.kwarg_names}
+        url = _url(route, kwargs)
+        response = getattr(client, expect.methods[0].lower())(url)
+        if url.startswith("/api/"):
+            refused = response.status_code == 403
+        else:
+            refused = response.status_code == 302 and response["Location"].startswith(prompt)
+        if not refused:
+            served.append(f"{expect.methods[0]} {url} -> {response.status_code} {response.get('Location', '')}")
+    assert not served, "Reached without a second factor:\n" + "\n".join(served)

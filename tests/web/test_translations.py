@@ -27,6 +27,7 @@ from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
 from tests.conftest import require
+from tests.web.conftest import login_mfa_verified
 from tremplin.web.accounts.models import Role
 
 WEB_DIR = Path(settings.WEB_DIR)
@@ -338,7 +339,7 @@ def test_dashboard_in_english_with_the_language_cookie(client, make_user):
 @pytest.mark.django_db
 @pytest.mark.usefixtures("english_catalogue")
 def test_language_switcher_sets_english_for_the_admin_dashboard(client, admin_user):
-    client.force_login(admin_user)
+    login_mfa_verified(client, admin_user)
     dashboard = reverse("core:dashboard")
     response = client.post(reverse("set_language"), {"language": "en", "next": dashboard})
     assert response.status_code == 302

@@ -65,7 +65,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG o
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tremplin.web.core.apps.TremplinAdminConfig",  # django.contrib.admin, login through allauth
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,7 +76,6 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -292,9 +291,15 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- API ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The session first: anonymous requests keep getting 403 (not 401); rejected tokens get 401 anyway.
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "tremplin.web.accounts.authentication.ApiTokenAuthentication",
     ],
+    # The browsable API (?format=api) only when API_BROWSABLE (below), and without its forms (they list
+    # related objects, e.g. every user's e-mail in the membership form).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
+                                 "tremplin.web.core.api.FormlessBrowsableAPIRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tremplin.web.core.api.ContentNegotiation",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -303,6 +308,8 @@ REST_FRAMEWORK = {
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
 }
+# The browsable API in development only: production serves JSON (the OpenAPI docs stay at /api/docs/).
+API_BROWSABLE = DEBUG
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tremplin API",
     "DESCRIPTION": "Problems, calls for solutions, experiments, evaluations, funding models.",
@@ -313,6 +320,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Error responses (400/403/404) documented on every operation, path ids typed (core/openapi.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "tremplin.web.core.openapi.postprocess_errors"],
 }
 
 # --- background jobs: django-q2 with the database broker (at-least-once: jobs are idempotent) ---

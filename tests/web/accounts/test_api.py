@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.web.conftest import api_token_for
 from tests.web.factories import MembershipFactory, OrganisationFactory, TerritoryFactory, UserFactory
 from tremplin.web.accounts.models import Membership, Organisation, Territory
 from tremplin.web.core.models import AuditAction, AuditLog
@@ -19,7 +19,7 @@ MEMBERSHIPS = "/api/v1/memberships/"
 
 def api_as(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_for(user)}")
     return client
 
 
@@ -35,8 +35,8 @@ def test_token_authentication(personas):
     assert response.status_code == 200
     assert personas.organisation.name in [o["name"] for o in response.json()["results"]]
     bad = APIClient()
-    bad.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert bad.get(ORGS).status_code in {401, 403}
+    bad.credentials(HTTP_AUTHORIZATION="Bearer tpl_" + "0" * 43)
+    assert bad.get(ORGS).status_code == 401
 
 
 def test_session_authentication_needs_csrf_for_writes(personas):
@@ -183,7 +183,7 @@ def test_membership_retrieve(personas, persona, status):
 def test_membership_create(personas, persona, status):
     newcomer = UserFactory()
     response = api_as(getattr(personas, persona)).post(
-        MEMBERSHIPS, {"user_email": newcomer.email, "organisation": personas.organisation.pk, "role": "reviewer"},
+        MEMBERSHIPS, {"user_email": newcomer.email, "organisation": personas.organisation.pk, "role": "innovator"},
         format="json")
     assert response.status_code == status, response.content
     assert newcomer.memberships.exists() is (status == 201)

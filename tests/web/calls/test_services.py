@@ -188,7 +188,11 @@ def test_auto_assignment_respects_organisations_partners_and_conflicts(scenario,
     in_partner = make_user("reviewer", organisation=scenario.partner)
     proposal = scenario.propose()
     other = scenario.propose("Autre")
+    # A proposal conflict is declared on an assigned proposal (reviewers see no other): accepted at once.
+    services.assignment_add(proposal=proposal, reviewer=scenario.reviewers[0])
     services.conflict_declare(call=scenario.call, reviewer=scenario.reviewers[0], proposal=proposal, reason="ami")
+    assert not Assignment.objects.filter(proposal=proposal, reviewer=scenario.reviewers[0]).exists()
+    mail.outbox.clear()
     services.conflict_declare(call=scenario.call, reviewer=scenario.reviewers[1], organisation=scenario.partner)
     result = services.assignments_auto(call=scenario.call, by=scenario.manager)
     forbidden = {in_applicant.pk, in_partner.pk, scenario.reviewers[0].pk, scenario.reviewers[1].pk}
@@ -202,14 +206,17 @@ def test_auto_assignment_respects_organisations_partners_and_conflicts(scenario,
     assert services.assignments_auto(call=scenario.call).pairs == ()
 
 
-def test_declaring_a_conflict_removes_the_assignment(scenario):
+def test_an_organisation_conflict_keeps_the_assignments_and_forbids_new_ones(scenario):
     proposal = scenario.propose()
+    later = scenario.propose("Autre")
     reviewer = scenario.reviewers[2]
     services.assignment_add(proposal=proposal, reviewer=reviewer, by=scenario.manager)
-    services.conflict_declare(call=scenario.call, reviewer=reviewer, organisation=scenario.applicant)
-    assert not Assignment.objects.filter(proposal=proposal, reviewer=reviewer).exists()
+    conflict = services.conflict_declare(call=scenario.call, reviewer=reviewer, organisation=scenario.applicant)
+    assert conflict.status == "requested"
+    # Removing it would show the reviewer which proposal is the applicant's (blind review): the manager decides.
+    assert Assignment.objects.filter(proposal=proposal, reviewer=reviewer).exists()
     with pytest.raises(ValidationError, match="Conflit"):
-        services.assignment_add(proposal=proposal, reviewer=reviewer)
+        services.assignment_add(proposal=later, reviewer=reviewer)
 
 
 def test_manual_assignment_refuses_members_and_non_reviewers(scenario, make_user):
@@ -321,10 +328,13 @@ def test_problem_marked_in_call_when_the_service_exists():
     assert problem.status == "in_call"
 
 
-def test_reviews_are_removed_with_a_late_conflict(reviewed):
+def test_a_late_conflict_on_a_submitted_review_is_a_request_and_keeps_the_review(reviewed):
     p1 = reviewed.proposals[0]
     set_phase(reviewed.call, "review")
     reviewer = p1.assignments.first().reviewer
-    services.conflict_declare(call=reviewed.call, reviewer=reviewer, proposal=p1, reason="découvert tard")
-    assert not Review.objects.filter(proposal=p1, reviewer=reviewer).exists()
+    conflict = services.conflict_declare(call=reviewed.call, reviewer=reviewer, proposal=p1, reason="découvert tard")
+    assert conflict.status == "requested"
+    review = Review.objects.get(proposal=p1, reviewer=reviewer)
+    assert review.status == "submitted" and review.withdrawn_at is None
+    assert Assignment.objects.filter(proposal=p1, reviewer=reviewer).exists()
 

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.web.conftest import login_mfa_verified
 from tests.web.factories import OrganisationFactory
 from tremplin.web.accounts.models import Organisation
 from tremplin.web.core.admin import AuditLogAdmin
@@ -30,7 +31,7 @@ def _assert_recent_utc(entry):
 
 def test_organisation_create_update_delete_are_audited_with_actor_and_fields(client, make_user):
     admin = make_user("admin")
-    client.force_login(admin)
+    login_mfa_verified(client, admin)
     response = client.post(reverse("accounts:organisation-create"),
                            {"name": "Clinique Audit", "sector": "private_for_profit", "kind": "clinic"},
                            REMOTE_ADDR="192.0.2.7")
@@ -69,13 +70,14 @@ def test_organisation_create_update_delete_are_audited_with_actor_and_fields(cli
 
 
 def test_api_update_is_audited_with_the_token_user(make_user):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from tests.web.conftest import api_token_for
 
     admin = make_user("admin")
     organisation = OrganisationFactory()
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_for(admin)}")
     assert client.patch(f"/api/v1/organisations/{organisation.pk}/", {"kind": "clinic"}, format="json").status_code == 200
     [entry] = _entries(model="accounts.organisation", action=AuditAction.UPDATE)
     assert entry.changes == {"kind": ["hospital", "clinic"]}
@@ -179,7 +181,7 @@ def test_raw_sql_delete_is_rejected_by_postgresql():
                                               ("innovator", 403)])
 def test_audit_log_page_is_for_admins_only(client, make_user, role, status):
     OrganisationFactory(name="Visible dans le journal")
-    client.force_login(make_user(role))
+    login_mfa_verified(client, make_user(role))
     response = client.get(reverse("core:audit-log"))
     assert response.status_code == status
     if status == 200:
@@ -189,7 +191,7 @@ def test_audit_log_page_is_for_admins_only(client, make_user, role, status):
 def test_audit_log_page_filters(client, make_user):
     admin = make_user("admin")
     OrganisationFactory(name="Filtrée")
-    client.force_login(admin)
+    login_mfa_verified(client, admin)
     response = client.get(reverse("core:audit-log"), {"action": "create", "model": "organisation"})
     actions = {e.action for e in response.context["page"]}
     models = {e.model for e in response.context["page"]}
@@ -216,7 +218,7 @@ def test_django_admin_offers_no_add_change_or_delete(client, make_user, rf):
     assert not model_admin.has_delete_permission(request, entry)
     assert model_admin.has_view_permission(request, entry)
 
-    client.force_login(admin_user)
+    login_mfa_verified(client, admin_user)
     assert client.get("/admin/core/auditlog/").status_code == 200
     assert client.get("/admin/core/auditlog/add/").status_code == 403
     change_url = f"/admin/core/auditlog/{entry.pk}/change/"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 
+from tests.web.conftest import api_token_for, bearer, login_mfa_verified
 from tests.web.factories import MembershipFactory, OrganisationFactory, TerritoryFactory
 from tremplin.web.accounts.models import Organisation
 
@@ -62,7 +62,7 @@ def test_territory_list(client, make_user, django_assert_max_num_queries):
 
 
 def test_audit_log_page(client, make_user, django_assert_max_num_queries):
-    client.force_login(make_user("admin"))
+    login_mfa_verified(client, make_user("admin"))
     response = _assert_flat(client, "/audit/", lambda: _orgs(LARGE), django_assert_max_num_queries)
     assert len(response.context["page"]) == 50
 
@@ -70,7 +70,7 @@ def test_audit_log_page(client, make_user, django_assert_max_num_queries):
 def test_dashboard_for_admin_and_member(client, make_user, django_assert_max_num_queries):
     admin = make_user("admin")
     _orgs(1, user=admin)  # roles fixed before measuring: only the number of rows grows
-    client.force_login(admin)
+    login_mfa_verified(client, admin)
     _assert_flat(client, "/tableau-de-bord/", lambda: _orgs(LARGE, user=admin), django_assert_max_num_queries)
     # The member has a role from the start: more memberships must not mean more queries.
     member = make_user("network_member")
@@ -82,7 +82,7 @@ def test_dashboard_for_admin_and_member(client, make_user, django_assert_max_num
 @pytest.mark.parametrize("role", ["admin", "network_member"])
 def test_api_lists(client, make_user, django_assert_max_num_queries, url, role):
     user = make_user(role)
-    auth = {"HTTP_AUTHORIZATION": f"Token {Token.objects.create(user=user).key}"}
+    auth = bearer(api_token_for(user))
     _orgs(SMALL, user=user)
     response = _assert_flat(client, url, lambda: _orgs(LARGE, user=user), django_assert_max_num_queries, **auth)
     assert response.json()["count"] > LARGE

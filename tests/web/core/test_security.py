@@ -21,9 +21,8 @@ from django.contrib.sessions.models import Session
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
-from tests.web.conftest import TEST_TOTP_SECRET, give_totp
+from tests.web.conftest import TEST_TOTP_SECRET, api_token_for, bearer, give_totp
 from tests.web.factories import OrganisationFactory
 from tremplin.web.accounts.models import User
 from tremplin.web.accounts.services import membership_create
@@ -76,8 +75,7 @@ def test_authenticated_pages_and_api_are_not_cached(client, make_user):
     for url in ["/tableau-de-bord/", "/organisations/", "/api/v1/organisations/"]:
         assert client.get(url)["Cache-Control"] == "no-store", url
     client.logout()
-    token = Token.objects.create(user=user)
-    response = client.get("/api/v1/organisations/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/v1/organisations/", **bearer(api_token_for(user)))
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
 
@@ -148,8 +146,10 @@ def test_sensitive_role_without_totp_is_sent_to_totp_activation(client, sensitiv
     assert client.get("/api/v1/organisations/").status_code == 403
 
 
+@pytest.mark.django_db(transaction=True)  # allauth announces the new TOTP on commit: the session learns it then
 def test_sensitive_role_can_complete_totp_activation(client, sensitive_user_without_totp):
-    """The whole forced flow: activation page -> password re-authentication -> scan secret -> confirm code."""
+    """The whole forced flow: activation page -> password re-authentication -> scan secret -> confirm code.
+    The code that activated the TOTP proves the factor for this session."""
     user = sensitive_user_without_totp
     assert login(client, user.email).status_code == 302
     response = client.get(reverse("mfa_activate_totp"), follow=True)
@@ -167,11 +167,12 @@ def test_sensitive_role_can_complete_totp_activation(client, sensitive_user_with
 
 
 def test_sensitive_role_without_totp_is_refused_by_token_api(client, sensitive_user_without_totp):
-    token = Token.objects.create(user=sensitive_user_without_totp)
-    response = client.get("/api/v1/organisations/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    # A token created before the role required a second factor (the service refuses one without it now).
+    key = api_token_for(sensitive_user_without_totp, mfa_verified=True)
+    response = client.get("/api/v1/organisations/", **bearer(key))
     assert response.status_code == 403
     give_totp(sensitive_user_without_totp)
-    response = client.get("/api/v1/organisations/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = client.get("/api/v1/organisations/", **bearer(key))
     assert response.status_code == 200
 
 

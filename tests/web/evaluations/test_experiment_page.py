@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.web.conftest import login_mfa_verified
 from tremplin.web.evaluations import services
 
 pytestmark = pytest.mark.django_db
 
 
 def test_evaluator_sees_launch_button_and_runs(client, run, evaluator):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     html = client.get(f"/experimentations/{run.plan.experiment.pk}/").content.decode()
     assert f"/evaluations/plan/{run.plan.pk}/lancer/" in html
     assert f"/evaluations/{run.pk}/" in html

@@ -12,6 +12,7 @@ import io
 import pytest
 from django.urls import reverse
 
+from tests.web.conftest import login_mfa_verified
 from tremplin.web.evaluations import services
 from tremplin.web.evaluations.models import RunStatus
 from tremplin.web.evaluations.presentation import headline_sentence, verdict
@@ -61,7 +62,7 @@ def test_its_design_runs_pooled_segmented_regressions(its_run):
 
 
 def test_results_pages_for_synth_and_its(client, evaluator, synth_run, its_run):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     for run, heading in ((synth_run, "Écart au contrôle synthétique"), (its_run, "Série temporelle interrompue :")):
         html = client.get(reverse("evaluations:run-detail", args=[run.pk])).content.decode()
         assert headline_sentence(run.result["headline"], run.result["outcome"]) in html
@@ -89,7 +90,7 @@ def _effect_figure(client, run, language: str) -> dict:
 
 def test_effect_figures_speak_the_page_language(client, evaluator, run, synth_run, its_run):
     """The engine draws in English; the page relabels title, axes and legend in French or English."""
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     expected = {
         run.pk: ("Étude d'événement : hospitalisations évitables", "Event study: potentially avoidable hospitalisations",
                  {"Bande uniforme à 95 %", "Effet (intervalle ponctuel à 95 %)"},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.web.conftest import login_mfa_verified
+
 pytestmark = pytest.mark.django_db
 
 
@@ -18,7 +20,7 @@ def test_robustness_rows_are_computed_and_the_main_specification_matches(run):
 
 
 def test_results_page_shows_the_robustness_table(client, run, evaluator):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     html = client.get(f"/evaluations/{run.pk}/").content.decode()
     assert 'data-testid="robustness"' in html
     assert "témoins pas encore traités" in html

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
+from tests.web.conftest import login_mfa_verified
 from tremplin.web.evaluations import services
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_other_users_get_403_and_anonymous_goes_to_login(client, run, personas):
     assert client.get(url).status_code == 403
     assert client.get(reverse("evaluations:run-report-pdf", args=[run.pk])).status_code == 403
     assert client.post(reverse("evaluations:run-publish", args=[run.pk])).status_code == 403
-    client.force_login(personas["other_evaluator"])
+    login_mfa_verified(client, personas["other_evaluator"])
     assert client.get(url).status_code == 200
     assert client.post(reverse("evaluations:run-publish", args=[run.pk])).status_code == 403
     run.refresh_from_db()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from tests.web.conftest import login_mfa_verified
 from tests.web.upload_helpers import multipart_post
 from tremplin.web.evaluations import services
 from tremplin.web.evaluations.models import Dataset, DatasetStatus
@@ -109,7 +110,7 @@ def test_a_zip_with_a_damaged_member_is_refused_naming_it_and_leaves_nothing(cli
     start = archive.find(b"data/care_events.parquet") + len("data/care_events.parquet")
     for i in range(start + 200, start + 4000, 7):  # inside the member's compressed bytes
         archive[i] ^= 0xFF
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     before = on_disk()
     response = _post_dataset(client, bytes(archive))
     assert response.status_code == 200
@@ -122,7 +123,7 @@ def test_a_zip_whose_header_lies_about_a_member_size_is_refused(client, evaluato
     settings.DATASET_UNZIPPED_MAX_BYTES = 1024 * 1024
     archive = _patch_sizes(_zip_of({"data/persons.csv": b"0" * (3 * 1024 * 1024)}), "data/persons.csv", 1024)
     assert zipfile.ZipFile(io.BytesIO(archive)).getinfo("data/persons.csv").file_size == 1024
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     before = on_disk()
     response = _post_dataset(client, archive)
     assert response.status_code == 200 and "data/persons.csv" in _form_errors(response)
@@ -179,7 +180,7 @@ def _encrypted_flag_zip() -> bytes:
     (_zip_of({"data/persons.csv": b"x" * 5000}, method=zipfile.ZIP_STORED)[:2000], ""),  # truncated: no central directory
 ], ids=["parent", "absolute", "backslashes", "drive", "symlink", "encrypted", "truncated"])
 def test_hostile_archives_are_refused_with_the_member_named(client, evaluator, archive, named, on_disk, tmp_path):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     before = on_disk()
     response = _post_dataset(client, archive)
     assert response.status_code == 200
@@ -202,7 +203,7 @@ def test_an_upload_over_the_limit_is_refused_before_its_body_is_read(evaluator, 
 
     settings.DATASET_UPLOAD_MAX_BYTES = 256 * 1024
     client = Client(enforce_csrf_checks=True)
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     url = reverse("evaluations:dataset-create")
     fields = {"csrfmiddlewaretoken": _csrf_token(client, url), "name": "Trop gros", "format": "ours"}
     before = on_disk()
@@ -216,7 +217,7 @@ def test_an_upload_over_the_limit_is_refused_before_its_body_is_read(evaluator, 
 def test_bytes_are_counted_while_they_stream_in(client, evaluator, settings, on_disk):
     """Under the declared-length check (the file is within the multipart margin): stopped by the running count."""
     settings.DATASET_UPLOAD_MAX_BYTES = 256 * 1024
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     before = on_disk()
     response, payload, size = multipart_post(client, reverse("evaluations:dataset-create"),
                                               {"name": "Un peu gros", "format": "ours"}, "upload", "gros.zip",
@@ -229,7 +230,7 @@ def test_bytes_are_counted_while_they_stream_in(client, evaluator, settings, on_
 def test_an_upload_under_the_limit_is_accepted(client, evaluator, small_region, settings, datasets_dir, on_disk):
     archive = _region_zip(small_region)
     settings.DATASET_UPLOAD_MAX_BYTES = len(archive) + 1024
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     response = _post_dataset(client, archive)
     dataset = Dataset.objects.get()
     assert response.status_code == 302 and dataset.job is not None
@@ -317,7 +318,7 @@ def _assert_no_server_path(text: str, paths: list[str]) -> None:
 
 def test_a_damaged_parquet_is_named_inside_the_upload_without_a_server_path(client, evaluator, small_region, settings,
                                                                            datasets_dir, on_disk):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     before = on_disk()
     response = _post_dataset(client, _region_zip(small_region, damage="care_events"))
     dataset = Dataset.objects.get()
@@ -342,7 +343,7 @@ def test_a_run_on_a_damaged_stored_file_shows_no_server_path(client, evaluator, 
     stored.write_bytes(_damaged(stored.read_bytes()))
     run = services.run_launch(plan=plan, dataset=dataset, user=evaluator, sync=True)
     assert run.status == "failed" and "care_events.parquet" in run.error
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     shown = [run.error, run.job.error, client.get(reverse("evaluations:run-detail", args=[run.pk])).content.decode(),
              client.get(f"/api/v1/evaluation-runs/{run.pk}/").content.decode(),
              client.get(f"/api/v1/jobs/{run.job_id}/").content.decode()]

@@ -8,6 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from tests.web.conftest import login_mfa_verified
 from tremplin.web.evaluations import services
 from tremplin.web.evaluations.models import Run, RunStatus
 from tremplin.web.evaluations.presentation import headline_sentence, percent
@@ -24,7 +25,7 @@ def test_percent_and_headline_in_plain_language():
 
 
 def test_dataset_pages(client, evaluator, dataset):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     response = client.get(reverse("evaluations:dataset-list"))
     assert response.status_code == 200 and "Petite région" in response.content.decode()
     response = client.get(reverse("evaluations:dataset-detail", args=[dataset.pk]))
@@ -35,7 +36,7 @@ def test_dataset_form_registers_a_server_folder(client, evaluator, small_region,
     import shutil
 
     shutil.copytree(small_region, datasets_dir / "mine")
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     response = client.post(reverse("evaluations:dataset-create"),
                            {"name": "Ma région", "format": "ours", "server_path": str(datasets_dir / "mine")})
     assert response.status_code == 302
@@ -48,7 +49,7 @@ def test_dataset_form_registers_a_server_folder(client, evaluator, small_region,
 
 
 def test_launch_from_the_plan_then_follow_progress(client, evaluator, plan, dataset):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     url = reverse("evaluations:run-create", args=[plan.pk])
     assert client.get(url).status_code == 200
     response = client.post(url, {"dataset": dataset.pk, "estimator": "cs", "period": "quarter", "seed": 0})
@@ -65,7 +66,7 @@ def test_launch_from_the_plan_then_follow_progress(client, evaluator, plan, data
 
 
 def test_results_page_reports_and_pdf(client, evaluator, run):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     page = client.get(reverse("evaluations:run-detail", args=[run.pk]))
     html = page.content.decode()
     sentence = headline_sentence(run.result["headline"], run.result["outcome"])
@@ -92,7 +93,7 @@ def test_results_page_reports_and_pdf(client, evaluator, run):
 def test_publish_then_public_page_for_anonymous_without_small_counts(client, evaluator, run):
     public_url = reverse("evaluations:published-run", args=[run.pk])
     assert client.get(public_url).status_code == 403  # not published yet
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     response = client.post(reverse("evaluations:run-publish", args=[run.pk]))
     assert response.status_code == 302
     client.logout()
@@ -108,7 +109,7 @@ def test_publish_then_public_page_for_anonymous_without_small_counts(client, eva
 
 
 def test_run_list_query_count_does_not_grow(client, evaluator, plan, dataset, django_assert_max_num_queries):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     services.run_launch(plan=plan, dataset=dataset, user=evaluator)
     url = reverse("evaluations:run-list")
     from django.db import connection
@@ -123,7 +124,7 @@ def test_run_list_query_count_does_not_grow(client, evaluator, plan, dataset, dj
 
 
 def test_api_exposes_provenance_and_result_to_evaluators_only(client, evaluator, run, make_user):
-    client.force_login(evaluator)
+    login_mfa_verified(client, evaluator)
     data = client.get(f"/api/v1/evaluation-runs/{run.pk}/").json()
     assert data["dataset_fingerprint"] == run.dataset_fingerprint and data["engine_version"] == run.engine_version
     assert data["result"]["headline"] == run.result["headline"] and "figures" not in data["result"]

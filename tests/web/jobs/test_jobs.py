@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_q.models import OrmQ
 
+from tests.web.conftest import login_mfa_verified
 from tests.web.factories import UserFactory
 from tremplin.web.jobs import registry
 from tremplin.web.jobs.models import Job, JobOutput, JobStatus
@@ -281,7 +282,7 @@ def test_cancel_view(owner_client):
 
 
 def test_demo_view_queues_a_job(client, admin_user, django_capture_on_commit_callbacks):
-    client.force_login(admin_user)
+    login_mfa_verified(client, admin_user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("jobs:job-demo"))
     job = Job.objects.get()
@@ -308,7 +309,7 @@ def _list_queries(client) -> int:
 
 
 def test_job_list_has_no_n_plus_one(client, admin_user, django_assert_max_num_queries):
-    client.force_login(admin_user)
+    login_mfa_verified(client, admin_user)
     Job.objects.create(kind="demo.count", created_by=UserFactory())
     baseline = _list_queries(client)
     for i in range(30):
@@ -325,9 +326,24 @@ def test_failed_job_shows_the_error_line_and_keeps_the_traceback_for_admins(clie
 
     owner = make_user("evaluator")
     job = job_enqueue(kind="demo.fail", params={"message": "<b>boom</b> at row 12"}, user=owner, sync=True)
-    client.force_login(owner)
+    login_mfa_verified(client, owner)
     html = client.get(f"/taches/{job.pk}/").content.decode()
     assert "ValueError: &lt;b&gt;boom&lt;/b&gt; at row 12" in html
     assert "Traceback" not in html
-    client.force_login(make_user("admin"))
+    login_mfa_verified(client, make_user("admin"))
     assert "Traceback" in client.get(f"/taches/{job.pk}/").content.decode()
+
+
+def test_jobs_api_gives_the_owner_the_error_line_and_admins_the_traceback(client, make_user):
+    """The API follows the page: a job's owner never reads the traceback (server code paths)."""
+    from tremplin.web.jobs.services import job_enqueue
+
+    owner = make_user("evaluator")
+    job = job_enqueue(kind="demo.fail", params={"message": "boom at row 12"}, user=owner, sync=True)
+    login_mfa_verified(client, owner)
+    for url in (f"/api/v1/jobs/{job.pk}/", "/api/v1/jobs/"):
+        body = client.get(url, HTTP_ACCEPT="application/json").json()
+        record = body if "error" in body else body["results"][0]
+        assert record["error"] == "ValueError: boom at row 12"
+    login_mfa_verified(client, make_user("admin"))
+    assert "Traceback" in client.get(f"/api/v1/jobs/{job.pk}/", HTTP_ACCEPT="application/json").json()["error"]

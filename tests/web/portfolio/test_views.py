@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.web.conftest import login_mfa_verified
 from tests.web.factories import ExperimentFactory, OrganisationFactory, TerritoryFactory
 from tremplin.web.portfolio import services
 from tremplin.web.portfolio.models import Experiment, GateReview, KpiValue
@@ -150,7 +151,7 @@ def test_vendored_plotly_is_present_and_points_nowhere_off_the_machine():
 
 
 def test_exports(client, personas, rich):
-    client.force_login(personas["evaluator"])
+    login_mfa_verified(client, personas["evaluator"])
     response = client.get(reverse("portfolio:export"), {"fmt": "csv"})
     text = response.content.decode("utf-8-sig")
     header, row = text.splitlines()[:2]
@@ -267,7 +268,7 @@ def test_dashboard_panel(client, personas, rich):
 
 def test_admin_change_page_with_inlines(client, personas, rich):
     services.site_add(experiment=rich, name="Tiers-lieu de test")
-    client.force_login(personas["admin"])
+    login_mfa_verified(client, personas["admin"])
     response = client.get(f"/admin/portfolio/experiment/{rich.pk}/change/")
     assert response.status_code == 200 and "Tiers-lieu de test" in response.content.decode()
 

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
-from tremplin.web.accounts.models import Membership, Organisation, Territory, User
+from tremplin.web.accounts.models import ApiToken, Membership, Organisation, Territory, User
+from tremplin.web.core.admin import ReadOnlyAdmin
 
 
 class MembershipInline(admin.TabularInline):
@@ -39,3 +41,23 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     autocomplete_fields = ["organisation"]
     search_fields = ["user__email", "organisation__name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Read-only (tokens are created by their owners, after the second factor), with a revoke action."""
+
+    list_display = ["name", "user", "prefix", "scope", "mfa_verified", "created_at", "expires_at", "last_used_at",
+                    "revoked_at"]
+    list_filter = ["scope", "mfa_verified"]
+    search_fields = ["name", "prefix", "user__email"]
+    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "key_hash"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description=_("Révoquer les jetons choisis"), permissions=["view"])
+    def revoke(self, request, queryset):
+        from tremplin.web.accounts.services import api_token_revoke
+
+        for token in queryset.filter(revoked_at__isnull=True):
+            api_token_revoke(token=token)

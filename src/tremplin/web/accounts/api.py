@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, serializers, viewsets
@@ -56,9 +57,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         request = self.context["request"]
         if not request.user.has_perm("accounts.manage_memberships", attrs["organisation"]):
             raise serializers.ValidationError({"organisation": "You cannot manage this organisation's members."})
-        if attrs.get("role") == "admin" and not request.user.has_perm("accounts.import_territories"):
-            raise serializers.ValidationError({"role": "Only platform admins can grant the admin role."})
-        return attrs
+        return attrs  # which roles the user may grant: services.membership_grant
 
 
 class TerritoryViewSet(viewsets.ModelViewSet):
@@ -122,8 +121,12 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         return selectors.membership_list_for_user(user=self.request.user).order_by("pk")
 
     def perform_create(self, serializer):
-        serializer.instance = services.membership_create(**serializer.validated_data)
+        try:
+            serializer.instance = services.membership_grant(granted_by=self.request.user,
+                                                            **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
 
     def perform_destroy(self, instance):
         get_object_or_404(Membership, pk=instance.pk)
-        services.membership_delete(membership=instance)
+        services.membership_revoke(revoked_by=self.request.user, membership=instance)

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from tremplin.web.accounts.models import Membership, Organisation, Role
+from tremplin.web.accounts.models import ApiTokenScope, Membership, Organisation, Role
 
 
 class OrganisationForm(forms.ModelForm):
@@ -33,11 +33,18 @@ class MembershipForm(forms.Form):
     role = forms.ChoiceField(label=_("Rôle"), choices=Role.choices)
     is_organisation_admin = forms.BooleanField(label=_("Peut gérer l'organisation"), required=False)
 
-    def __init__(self, *args, organisation: Organisation, can_grant_admin: bool, **kwargs):
+    def __init__(self, *args, organisation: Organisation, grantable: frozenset[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.organisation = organisation
-        if not can_grant_admin:
-            self.fields["role"].choices = [c for c in Role.choices if c[0] != Role.ADMIN]
+        # Only the roles the user may grant are offered (accounts.rules.grantable_roles); the service checks again.
+        self.fields["role"].choices = [c for c in Role.choices if c[0] in grantable]
+        if Role.PROGRAMME_MANAGER not in grantable:
+            self.fields["role"].help_text = _("Les autres rôles valent sur toute la plateforme : un administrateur de "
+                                              "la plateforme les attribue.")
+        self.fields["role"].error_messages["invalid_choice"] = _(
+            "Vous ne pouvez pas attribuer ce rôle : les rôles qui valent sur toute la plateforme (responsable de "
+            "programme, évaluateur, jury, décideur, administrateur) sont attribués par un administrateur de la "
+            "plateforme.")
 
     def clean(self):
         data = super().clean()
@@ -51,3 +58,38 @@ class MembershipForm(forms.Form):
                 if Membership.objects.filter(user=user, organisation=self.organisation, role=data.get("role")).exists():
                     self.add_error("role", _("Cette personne a déjà ce rôle dans l'organisation."))
         return data
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("Nom"), max_length=100,
+                           help_text=_("Pour le reconnaître : l'outil ou le script qui l'utilise."))
+    scope = forms.ChoiceField(label=_("Portée"), widget=forms.RadioSelect, initial=ApiTokenScope.READ,
+                              choices=ApiTokenScope.choices)
+    expires_on = forms.DateField(label=_("Expire le"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        import datetime as dt
+
+        from django.utils import timezone
+
+        from tremplin.web.accounts.services import API_TOKEN_DEFAULT_DAYS, API_TOKEN_MAX_DAYS
+
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["expires_on"].initial = today + dt.timedelta(days=API_TOKEN_DEFAULT_DAYS)
+        self.latest = today + dt.timedelta(days=API_TOKEN_MAX_DAYS)
+        self.fields["expires_on"].widget.attrs.update({"min": (today + dt.timedelta(days=1)).isoformat(),
+                                                      "max": self.latest.isoformat()})
+        self.fields["expires_on"].help_text = _("Dans %(days)s jours par défaut, un an au plus.") % {
+            "days": API_TOKEN_DEFAULT_DAYS}
+
+    def clean_expires_on(self):
+        from django.utils import timezone
+
+        value = self.cleaned_data["expires_on"]
+        if value <= timezone.localdate():
+            raise forms.ValidationError(_("Choisissez une date à venir."))
+        if value > self.latest:
+            raise forms.ValidationError(_("Un jeton expire au plus tard dans un an (le %(date)s).") % {
+                "date": self.latest.isoformat()})
+        return value

@@ -144,3 +144,40 @@ class Membership(models.Model):
         return f"{self.user} — {self.organisation} ({self.get_role_display()})"
 
 
+
+class ApiTokenScope(models.TextChoices):
+    READ = "read", _("Lecture seule")
+    READ_WRITE = "read_write", _("Lecture et écriture")
+
+
+class ApiToken(models.Model):
+    """A personal API token (`Authorization: Bearer <key>`), created and revoked by its owner.
+
+    Only a SHA-256 of the key is stored (the key is shown once, at creation); `prefix` identifies it in lists.
+    `mfa_verified` records that it was created from a session in which the owner proved a second factor:
+    tokens without it never reach care data, nor anything for users whose role requires a second factor.
+    """
+
+    user = models.ForeignKey(User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("nom"), max_length=100)
+    scope = models.CharField(_("portée"), max_length=16, choices=ApiTokenScope.choices)
+    prefix = models.CharField(_("début du jeton"), max_length=16)
+    key_hash = models.CharField(_("empreinte du jeton"), max_length=64, unique=True)
+    mfa_verified = models.BooleanField(_("créé après double authentification"), default=False)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expire le"))
+    last_used_at = models.DateTimeField(_("dernière utilisation"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
+
+    audit_ignore_fields = ("last_used_at",)
+
+    class Meta:
+        verbose_name = _("jeton d'API")
+        verbose_name_plural = _("jetons d'API")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_active_at(self, moment) -> bool:
+        return self.revoked_at is None and self.expires_at > moment

@@ -27,3 +27,18 @@ def membership_list_for_user(*, user: User) -> QuerySet[Membership]:
     if user.is_superuser or user.has_role("admin"):
         return qs
     return qs.filter(organisation__memberships__user=user).distinct()
+
+
+def api_token_list_for_user(*, user: User):
+    """The user's own API tokens, newest first (active, expired and revoked)."""
+    from tremplin.web.accounts.models import ApiToken
+
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def api_token_for_key(*, key: str):
+    """The token whose key is `key` (any state), with its user, or None."""
+    from tremplin.web.accounts.models import ApiToken
+    from tremplin.web.accounts.services import api_token_hash
+
+    return ApiToken.objects.select_related("user").filter(key_hash=api_token_hash(key)).first()

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -13,10 +14,12 @@ from tremplin.web.accounts.models import (
     TERRITORY_LEVEL_ORDER,
     Membership,
     Organisation,
+    Role,
     Territory,
     TerritoryLevel,
     User,
 )
+from tremplin.web.core import validation
 
 TERRITORY_CSV_COLUMNS = ("code", "name", "level", "parent_code", "population")
 MAX_REPORTED_ERRORS = 50
@@ -104,10 +107,11 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
             report.add_error(line, "*", _("trop de valeurs sur la ligne"))
             continue
         row = {k: (v or "").strip() for k, v in raw.items() if k in TERRITORY_CSV_COLUMNS}
-        bad_characters = [k for k in TERRITORY_CSV_COLUMNS if "\x00" in row[k]]
+        bad_characters = validation.nul_columns(row)
         if bad_characters:
-            report.add_error(line, bad_characters[0], _("caractère nul interdit"))
+            report.add_error(line, bad_characters[0], validation.nul_error())
             continue
+        errors_before = report.total_errors
         code = row["code"]
         if not code:
             report.add_error(line, "code", _("le code est obligatoire"))
@@ -131,6 +135,10 @@ def territories_import_csv(*, content: bytes | str) -> ImportReport:
             except ValueError:
                 report.add_error(line, "population", _("entier positif attendu, reçu « %(value)s »")
                                  % {"value": row["population"]})
+        if report.total_errors == errors_before:  # then the model's own validation, on what the checks let by
+            candidate = Territory(code=code, name=row["name"], level=row["level"], population=population)
+            for error in validation.row_errors(line, candidate, exclude=["parent"]):
+                report.add_error(*error)
         if code and code not in rows:
             rows[code] = {**row, "population": population, "line": line}
 
@@ -187,6 +195,8 @@ def organisation_create(*, name: str, sector: str, kind: str, territory: Territo
 
 def membership_create(*, user: User, organisation: Organisation, role: str,
                       is_organisation_admin: bool = False) -> Membership:
+    """Write a membership without asking who grants it: for trusted callers only (management commands, the
+    demo, test fixtures). Pages and the API go through `membership_grant`."""
     membership = Membership(user=user, organisation=organisation, role=role,
                             is_organisation_admin=is_organisation_admin)
     membership.full_clean()
@@ -198,10 +208,118 @@ def membership_create(*, user: User, organisation: Organisation, role: str,
     return membership
 
 
+def _refuse_grant(*, granted_by: User, organisation: Organisation, role: str, action: str) -> None:
+    from tremplin.web.core.audit import write_entry
+    from tremplin.web.core.models import AuditAction
+
+    write_entry(action=AuditAction.ACCESS_DENIED, actor=granted_by, model="accounts.membership",
+                object_repr=f"accounts.{action} {role} @ {organisation.pk} {organisation}"[:254])
+
+
+def membership_grant(*, granted_by: User, user: User, organisation: Organisation, role: str,
+                     is_organisation_admin: bool = False) -> Membership:
+    """Give `user` a role in `organisation` on behalf of `granted_by`, who must manage the organisation and
+    may grant only the roles of `rules.grantable_roles` (organisation admins: network member, innovator;
+    platform admins: every role). A refusal is a `ValidationError` naming the field, and is audited."""
+    from tremplin.web.accounts.rules import ORGANISATION_ROLES, grantable_roles
+
+    if not granted_by.has_perm("accounts.manage_memberships", organisation):
+        _refuse_grant(granted_by=granted_by, organisation=organisation, role=role, action="grant_role")
+        raise ValidationError({"organisation": _("Vous ne gérez pas les membres de cette organisation.")})
+    if role not in Role.values:
+        raise ValidationError({"role": _("Rôle inconnu « %(role)s » (valeurs permises : %(allowed)s).")
+                               % {"role": role, "allowed": ", ".join(Role.values)}})
+    if role not in grantable_roles(granted_by, organisation):
+        _refuse_grant(granted_by=granted_by, organisation=organisation, role=role, action="grant_role")
+        raise ValidationError({"role": _(
+            "Seul un administrateur de la plateforme peut attribuer le rôle « %(role)s » : il vaut sur toute la "
+            "plateforme. Le gestionnaire d'une organisation attribue les rôles %(allowed)s.")
+            % {"role": Role(role).label, "allowed": ", ".join(f"« {Role(r).label} »" for r in Role.values
+                                                               if r in ORGANISATION_ROLES)}})
+    return membership_create(user=user, organisation=organisation, role=role,
+                             is_organisation_admin=is_organisation_admin)
+
+
+def membership_revoke(*, revoked_by: User, membership: Membership) -> None:
+    """Remove a membership on behalf of `revoked_by`: the same roles as `membership_grant` (only platform admins
+    take away a platform role). Raises `PermissionDenied` otherwise (audited)."""
+    if not revoked_by.has_perm("accounts.manage_membership_item", membership):
+        _refuse_grant(granted_by=revoked_by, organisation=membership.organisation, role=membership.role,
+                      action="revoke_role")
+        raise PermissionDenied
+    membership_delete(membership=membership)
+
+
 def membership_delete(*, membership: Membership) -> None:
+    """Delete a membership without asking who does it (trusted callers; pages and the API use
+    `membership_revoke`)."""
     user = membership.user
     membership.delete()
     if membership.role == "admin" and not user.memberships.filter(role="admin").exists():
         user.is_staff = False
         user.is_superuser = False
         user.save(update_fields=["is_staff", "is_superuser"])
+
+
+# --- personal API tokens ---
+
+API_TOKEN_DEFAULT_DAYS = 90
+API_TOKEN_MAX_DAYS = 365
+API_TOKEN_KEY_PREFIX = "tpl_"
+
+
+def api_token_hash(key: str) -> str:
+    """SHA-256 of a token key: keys are 256-bit random values, so an unsalted fast hash is enough."""
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str, scope: str, expires_on, mfa_verified: bool):
+    """Create a token for `user`, valid until the end of `expires_on` (at most API_TOKEN_MAX_DAYS ahead).
+
+    `mfa_verified`: the session creating it proved a second factor; required for users whose role needs one
+    (core.security.mfa_required). Returns (token, key): the key is not stored, only its hash.
+    """
+    import datetime as dt
+    import secrets
+
+    from django.core.exceptions import PermissionDenied, ValidationError
+    from django.utils import timezone
+
+    from tremplin.web.accounts.models import ApiToken
+    from tremplin.web.core.security import mfa_required
+
+    if mfa_required(user) and not mfa_verified:
+        raise PermissionDenied(_("Double authentification requise pour créer un jeton."))
+    today = timezone.localdate()
+    if not today < expires_on <= today + dt.timedelta(days=API_TOKEN_MAX_DAYS):
+        raise ValidationError({"expires_on": _("L'expiration doit être comprise entre demain et dans %(n)s jours.")
+                               % {"n": API_TOKEN_MAX_DAYS}})
+    expires_at = timezone.make_aware(dt.datetime.combine(expires_on, dt.time.max))
+    key = API_TOKEN_KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, scope=scope, prefix=key[:12], key_hash=api_token_hash(key),
+                     mfa_verified=mfa_verified, expires_at=expires_at)
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+def api_token_revoke(*, token) -> None:
+    """Revoke a token (kept, with its revocation time, for the audit trail)."""
+    from django.utils import timezone
+
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def api_token_touch(*, token, now) -> None:
+    """Record a use, at most once a minute (a bookkeeping write that is not audited)."""
+    import datetime as dt
+
+    from tremplin.web.accounts.models import ApiToken
+
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

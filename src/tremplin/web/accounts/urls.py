@@ -13,5 +13,6 @@ urlpatterns = [
          name="membership-remove"),
     path("territoires/", views.territory_list, name="territory-list"),
     path("territoires/importer/", views.territory_import, name="territory-import"),
-    path("compte/jeton-api/", views.api_token, name="api-token"),
+    path("compte/jetons-api/", views.api_tokens, name="api-tokens"),
+    path("compte/jetons-api/<int:pk>/revoquer/", views.api_token_revoke, name="api-token-revoke"),
 ]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tremplin.web.accounts import selectors, services
-from tremplin.web.accounts.forms import MembershipForm, OrganisationForm, TerritoryImportForm
-from tremplin.web.accounts.models import Membership, Organisation, OrganisationKind, Sector, Territory
+from tremplin.web.accounts.forms import ApiTokenForm, MembershipForm, OrganisationForm, TerritoryImportForm
+from tremplin.web.accounts.models import ApiToken, Membership, Organisation, OrganisationKind, Sector, Territory
+from tremplin.web.accounts.rules import grantable_roles
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.querystring import query_choice, query_text
+from tremplin.web.core.security import session_mfa_verified
 
 
 def _organisation(request, pk: int, **kwargs) -> Organisation:
@@ -27,13 +31,10 @@ def _membership(request, pk: int, membership_pk: int, **kwargs) -> Organisation:
 
 @view_access("accounts.view_organisation_list", expect=LOGGED_IN)
 def organisation_list(request):
-    sector = request.GET.get("sector", "")
-    kind = request.GET.get("kind", "")
-    query = request.GET.get("q", "").strip()
-    organisations = selectors.organisation_list(
-        sector=sector if sector in Sector.values else "", kind=kind if kind in OrganisationKind.values else "",
-        query=query,
-    )
+    sector = query_choice(request.GET, "sector", Sector.values)
+    kind = query_choice(request.GET, "kind", OrganisationKind.values)
+    query = query_text(request.GET, "q")
+    organisations = selectors.organisation_list(sector=sector, kind=kind, query=query)
     page = Paginator(organisations, 50).get_page(request.GET.get("page"))
     template = "accounts/_organisation_rows.html" if request.htmx else "accounts/organisation_list.html"
     return render(request, template, {
@@ -47,11 +48,13 @@ def organisation_list(request):
              get_object=_organisation)
 def organisation_detail(request, pk: int, obj: Organisation):
     can_see_members = request.user.has_perm("accounts.view_membership_list", obj)
-    memberships = obj.memberships.select_related("user") if can_see_members else []
+    memberships = list(obj.memberships.select_related("user")) if can_see_members else []
+    revocable_roles = grantable_roles(request.user, obj)  # accounts.manage_membership_item, without N queries
     return render(request, "accounts/organisation_detail.html", {
         "organisation": obj, "memberships": memberships, "can_see_members": can_see_members,
         "can_edit": request.user.has_perm("accounts.change_organisation", obj),
         "can_manage": request.user.has_perm("accounts.manage_memberships", obj),
+        "revocable": {m.pk for m in memberships if m.role in revocable_roles},
     })
 
 
@@ -82,14 +85,20 @@ def organisation_edit(request, pk: int, obj: Organisation):
 @view_access("accounts.manage_memberships", get_object=_organisation,
              expect=only_roles("admin", sample="organisation"))
 def membership_add(request, pk: int, obj: Organisation):
-    form = MembershipForm(request.POST or None, organisation=obj,
-                          can_grant_admin=request.user.has_perm("accounts.import_territories"))
+    form = MembershipForm(request.POST or None, organisation=obj, grantable=grantable_roles(request.user, obj))
     if request.method == "POST" and form.is_valid():
-        services.membership_create(user=form.cleaned_data["user"], organisation=obj, role=form.cleaned_data["role"],
-                                   is_organisation_admin=form.cleaned_data["is_organisation_admin"])
-        messages.success(request, _("Membre ajouté."))
-        return redirect("accounts:organisation-detail", pk=obj.pk)
-    return render(request, "accounts/membership_form.html", {"form": form, "organisation": obj})
+        try:
+            services.membership_grant(granted_by=request.user, user=form.cleaned_data["user"], organisation=obj,
+                                      role=form.cleaned_data["role"],
+                                      is_organisation_admin=form.cleaned_data["is_organisation_admin"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("Membre ajouté."))
+            return redirect("accounts:organisation-detail", pk=obj.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/membership_form.html", {"form": form, "organisation": obj}, status=status)
 
 
 @require_POST
@@ -103,7 +112,7 @@ def membership_remove(request, pk: int, membership_pk: int, obj: Organisation):
 
         audit_access_denied(request=request, permission="accounts.manage_membership_item", obj=membership)
         raise PermissionDenied
-    services.membership_delete(membership=membership)
+    services.membership_revoke(revoked_by=request.user, membership=membership)
     messages.success(request, _("Membre retiré."))
     return redirect("accounts:organisation-detail", pk=obj.pk)
 
@@ -147,24 +156,47 @@ def territory_import(request):
     return render(request, "accounts/territory_import.html", {"form": form, "report": report}, status=status)
 
 
+def _api_token(request, pk: int, **kwargs) -> ApiToken:
+    # Only one's own tokens exist here (platform admins included: they revoke others' in the Django admin).
+    return get_object_or_404(ApiToken, pk=pk, user=request.user)
+
+
 @require_http_methods(["GET", "POST"])
 @view_access("accounts.manage_own_api_token", expect=LOGGED_IN)
-def api_token(request):
-    """Create, rotate or revoke the signed-in user's API token (shown in full only right after creation)."""
-    from rest_framework.authtoken.models import Token
+def api_tokens(request):
+    """The signed-in user's API tokens; POST creates one, whose key is shown on this response only.
 
-    token = Token.objects.filter(user=request.user).first()
+    Users whose role requires a second factor reach this page only from an MFA-verified session
+    (MfaRequiredMiddleware); the service refuses otherwise, and records whether the session was verified.
+    """
+    form = ApiTokenForm(request.POST or None)
     new_key = None
+    status = 200
     if request.method == "POST":
-        action = request.POST.get("action")
-        if action in {"create", "rotate"}:
-            if token is not None:
-                token.delete()
-            token = Token.objects.create(user=request.user)
-            new_key = token.key
-            messages.success(request, _("Nouveau jeton créé : copiez-le maintenant, il ne sera plus affiché en entier."))
-        elif action == "revoke" and token is not None:
-            token.delete()
-            token = None
-            messages.success(request, _("Jeton révoqué."))
-    return render(request, "accounts/api_token.html", {"token": token, "new_key": new_key})
+        if form.is_valid():
+            try:
+                token, new_key = services.api_token_create(
+                    user=request.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"],
+                    expires_on=form.cleaned_data["expires_on"], mfa_verified=session_mfa_verified(request))
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                status = 400
+            else:
+                messages.success(request, _("Jeton « %(name)s » créé : copiez-le maintenant, il ne sera plus "
+                                            "affiché.") % {"name": token.name})
+                form = ApiTokenForm()
+        else:
+            status = 400
+    return render(request, "accounts/api_tokens.html", {
+        "form": form, "new_key": new_key, "now": timezone.now(),
+        "tokens": selectors.api_token_list_for_user(user=request.user),
+    }, status=status)
+
+
+@require_POST
+@view_access("accounts.revoke_api_token", get_object=_api_token,
+             expect=Expect(anonymous=302, default=404, sample="api-token", methods=("POST",)))
+def api_token_revoke(request, pk: int, obj: ApiToken):
+    services.api_token_revoke(token=obj)
+    messages.success(request, _("Jeton « %(name)s » révoqué.") % {"name": obj.name})
+    return redirect("accounts:api-tokens")

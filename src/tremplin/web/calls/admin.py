@@ -36,15 +36,16 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(Conflict)
 class ConflictAdmin(admin.ModelAdmin):
-    list_display = ["reviewer", "call", "proposal", "organisation", "reason"]
-    raw_id_fields = ["reviewer", "call", "proposal", "organisation"]
+    list_display = ["reviewer", "call", "proposal", "organisation", "reason", "status", "decided_at"]
+    list_filter = ["status"]
+    raw_id_fields = ["reviewer", "call", "proposal", "organisation", "decided_by"]
 
 
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["proposal", "reviewer", "status", "weighted_score", "submitted_at"]
+    list_display = ["proposal", "reviewer", "status", "weighted_score", "submitted_at", "withdrawn_at"]
     list_filter = ["status"]
-    raw_id_fields = ["proposal", "reviewer"]
+    raw_id_fields = ["proposal", "reviewer", "withdrawn_for"]
 
 
 @admin.register(Decision)

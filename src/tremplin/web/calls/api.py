@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from tremplin.web.accounts.models import Organisation, Territory
 from tremplin.web.calls import selectors, services
-from tremplin.web.calls.models import Call, Criterion, EvidenceLevel, Proposal
+from tremplin.web.calls.models import Call, Criterion, EvidenceLevel, Outcome, Proposal
 from tremplin.web.core.access import Expect
 from tremplin.web.core.api import RulesPermission
+from tremplin.web.core.openapi import OrganisationBriefSerializer
+from tremplin.web.core.querystring import MAX_ID, api_filters
 
 
 class CriterionSerializer(serializers.ModelSerializer):
@@ -32,6 +35,22 @@ class CallSerializer(serializers.ModelSerializer):
                   "deliberation_starts_at", "results_at", "reviewers_per_proposal", "blind_review",
                   "visibility_during_review", "visibility_after_review", "decisions_released_at", "criteria"]
         read_only_fields = fields
+
+
+class ProposalBudgetLineSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class AttachmentBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField(help_text="piece-jointe-<id>.pdf for blind reviewers")
+    size = serializers.IntegerField()
+
+
+class DecisionBriefSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    reason = serializers.CharField()
 
 
 class ProposalSerializer(serializers.ModelSerializer):
@@ -57,30 +76,36 @@ class ProposalSerializer(serializers.ModelSerializer):
             cache[obj.pk] = selectors.identity_hidden(user=self.context["request"].user, proposal=obj)
         return cache[obj.pk]
 
+    @extend_schema_field(OrganisationBriefSerializer(allow_null=True, help_text="null for blind reviewers"))
     def get_organisation(self, obj):
         if self._blind(obj):
             return None
-        return {"id": obj.organisation_id, "name": obj.organisation.name, "sector": obj.organisation.sector}
+        return OrganisationBriefSerializer(obj.organisation).data
 
+    @extend_schema_field(OrganisationBriefSerializer(many=True, allow_null=True, help_text="null for blind reviewers"))
     def get_partners(self, obj):
         if self._blind(obj):
             return None
-        return [{"id": o.pk, "name": o.name, "sector": o.sector} for o in obj.partners.all()]
+        return OrganisationBriefSerializer(obj.partners.all(), many=True).data
 
+    @extend_schema_field(ProposalBudgetLineSerializer(many=True))
     def get_budget_lines(self, obj):
-        return [{"label": line.label, "amount": str(line.amount)} for line in obj.budget_lines.all()]
+        return ProposalBudgetLineSerializer(obj.budget_lines.all(), many=True).data
 
+    @extend_schema_field(AttachmentBriefSerializer(many=True))
     def get_attachments(self, obj):
         blind = self._blind(obj)
-        return [{"id": a.pk, "name": f"piece-jointe-{a.pk}.pdf" if blind else a.original_name, "size": a.size}
-                for a in obj.attachments.all()]
+        return AttachmentBriefSerializer([
+            {"id": a.pk, "name": f"piece-jointe-{a.pk}.pdf" if blind else a.original_name, "size": a.size}
+            for a in obj.attachments.all()], many=True).data
 
+    @extend_schema_field(DecisionBriefSerializer(allow_null=True, help_text="null until released, or when hidden"))
     def get_decision(self, obj):
         user = self.context["request"].user
         if not (obj.call.released or selectors.is_manager(user)) or selectors.identity_hidden(user=user, proposal=obj):
             return None
         decision = getattr(obj, "decision", None) if hasattr(obj, "decision") else None
-        return {"outcome": decision.outcome, "reason": decision.reason} if decision else None
+        return DecisionBriefSerializer(decision).data if decision else None
 
 
 class BudgetLineSerializer(serializers.Serializer):
@@ -121,6 +146,19 @@ class CallViewSet(viewsets.ReadOnlyModelViewSet):
             "criteria", "problems", "eligible_territories")
 
 
+class ProposalFilters(serializers.Serializer):
+    """Query-string filters of the list (validated: a bad value is a 400 naming the parameter)."""
+
+    call = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                    help_text="Only the proposals to this call (its id).")
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[ProposalFilters]),
+    create=extend_schema(request=ProposalWriteSerializer, responses={201: ProposalSerializer}),
+    update=extend_schema(request=ProposalWriteSerializer, responses={200: ProposalSerializer}),
+    partial_update=extend_schema(request=ProposalWriteSerializer(partial=True), responses={200: ProposalSerializer}),
+)
 class ProposalViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Proposals: managers see all, applicants their organisations', reviewers only those assigned to them.
 
@@ -141,9 +179,10 @@ class ProposalViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets
     def get_queryset(self):
         qs = selectors.proposal_list_for_user(user=self.request.user).select_related("decision").prefetch_related(
             "partners", "territories", "budget_lines", "attachments").order_by("pk")
-        call = self.request.query_params.get("call")
-        if call and call.isdigit():
-            qs = qs.filter(call_id=int(call))
+        if self.action == "list":
+            filters = api_filters(self.request, ProposalFilters)
+            if "call" in filters:
+                qs = qs.filter(call_id=filters["call"])
         return qs
 
     def get_serializer_class(self):

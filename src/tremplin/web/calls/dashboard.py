@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from tremplin.web.calls.models import Call, Phase, Proposal, ProposalStatus
+from tremplin.web.calls.models import Call, Conflict, ConflictStatus, Phase, Proposal, ProposalStatus
 from tremplin.web.calls.selectors import is_manager, review_queue
 
 
@@ -26,4 +26,7 @@ def calls_dashboard_context(request) -> dict | None:
         for call in Call.objects.only("opens_at", "review_starts_at", "deliberation_starts_at", "results_at"):
             phases[call.phase_at(now)] += 1
         context["calls_by_phase"] = [(Phase(value).label, count) for value, count in phases.items()]
+        # Calls with conflicts of interest awaiting the manager's decision.
+        context["conflict_calls"] = list(Call.objects.filter(pk__in=Conflict.objects.filter(
+            status=ConflictStatus.REQUESTED).values("call_id")).order_by("pk").values_list("pk", "title"))
     return context or None

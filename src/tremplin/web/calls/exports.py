@@ -43,15 +43,16 @@ def proposal_rows(call: Call) -> tuple[list[str], list[list]]:
 
 def review_rows(call: Call) -> tuple[list[str], list[list]]:
     criteria = list(call.criteria.all())
+    # withdrawn_at: the review no longer counts (a conflict of its reviewer was accepted); it is kept here.
     header = ["proposal_id", "proposal_title", "reviewer_email", "status", "weighted_score", "submitted_at",
-              "comment"] + [f"score:{c.name}" for c in criteria] + [f"comment:{c.name}" for c in criteria]
+              "withdrawn_at", "comment"] + [f"score:{c.name}" for c in criteria] + [f"comment:{c.name}" for c in criteria]
     rows = []
     for review in (Review.objects.filter(proposal__call=call).select_related("proposal", "reviewer")
                    .prefetch_related("scores").order_by("proposal_id", "reviewer__email")):
         scores = {s.criterion_id: s for s in review.scores.all()}
         rows.append([review.proposal_id, review.proposal.title, review.reviewer.email, review.status,
                      review.weighted_score, review.submitted_at.isoformat() if review.submitted_at else "",
-                     review.comment]
+                     review.withdrawn_at.isoformat() if review.withdrawn_at else "", review.comment]
                     + [scores[c.pk].score if c.pk in scores else None for c in criteria]
                     + [scores[c.pk].comment if c.pk in scores else "" for c in criteria])
     return header, rows

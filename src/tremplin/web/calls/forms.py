@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import Organisation, Sector, Territory
 from tremplin.web.calls.models import Call, EvidenceLevel, Outcome, Proposal
+from tremplin.web.core.validation import MAX_ID
 
 
 class DateTimeLocal(forms.DateTimeInput):
@@ -115,15 +116,23 @@ class ConflictForm(forms.Form):
                                           required=False)
     reason = forms.CharField(label=_("Motif"), max_length=300, required=False)
 
-    def __init__(self, *args, call: Call, **kwargs):
+    def __init__(self, *args, call: Call, reviewer, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["proposal"].queryset = Proposal.objects.filter(call=call, status="submitted").order_by("pk")
+        # Only the proposals assigned to the reviewer: no title of any other proposal reaches them.
+        self.fields["proposal"].queryset = Proposal.objects.filter(
+            call=call, status="submitted", assignments__reviewer=reviewer).order_by("pk")
 
     def clean(self):
         data = super().clean()
         if bool(data.get("proposal")) == bool(data.get("organisation")):
             raise forms.ValidationError(_("Indiquez soit une proposition, soit une organisation."))
         return data
+
+
+class ConflictDecisionForm(forms.Form):
+    conflict = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    action = forms.ChoiceField(choices=[("accept", _("Accepter")), ("dismiss", _("Classer sans suite"))])
+    note = forms.CharField(label=_("Note (facultative)"), max_length=300, required=False)
 
 
 SCORE_CHOICES = [("", "—")] + [(str(i), str(i)) for i in range(5)]
@@ -172,5 +181,5 @@ class AssignmentCsvForm(forms.Form):
 
 
 class ManualAssignmentForm(forms.Form):
-    proposal = forms.IntegerField(label=_("Proposition (numéro)"), min_value=1)
+    proposal = forms.IntegerField(label=_("Proposition (numéro)"), min_value=1, max_value=MAX_ID)
     reviewer = forms.EmailField(label=_("Adresse e-mail de l'évaluateur"))

@@ -216,8 +216,20 @@ class Attachment(models.Model):
         return f"#{self.pk} ({self.proposal_id})"
 
 
+class ConflictStatus(models.TextChoices):
+    REQUESTED = "requested", _("en attente du responsable de programme")
+    ACCEPTED = "accepted", _("acceptée")
+    DISMISSED = "dismissed", _("classée sans suite")
+
+
 class Conflict(models.Model):
-    """A reviewer's declared conflict of interest, for one proposal or a whole organisation."""
+    """A reviewer's declared conflict of interest, for one proposal or a whole organisation.
+
+    A conflict on an assigned proposal without a submitted review, while reviews are not final, is accepted at
+    once (the assignment and draft review go). Any other conflict is a request the programme manager accepts or
+    dismisses (`services.conflict_decide`); an organisation conflict never changes the reviewer's queue (it would
+    tell them which proposal is that organisation's): see the calls README, "Conflicts of interest".
+    """
 
     call = models.ForeignKey(Call, verbose_name=_("appel"), on_delete=models.CASCADE, related_name="conflicts")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("évaluateur"), on_delete=models.CASCADE,
@@ -228,6 +240,13 @@ class Conflict(models.Model):
                                      on_delete=models.CASCADE, related_name="+")
     reason = models.CharField(_("motif"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("déclaré le"), auto_now_add=True)
+    status = models.CharField(_("statut"), max_length=16, choices=ConflictStatus.choices,
+                              default=ConflictStatus.REQUESTED)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("décidé par"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+",
+                                   help_text=_("Vide pour un conflit accepté d'office."))
+    decided_at = models.DateTimeField(_("décidé le"), null=True, blank=True)
+    decision_note = models.CharField(_("note du responsable"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("conflit d'intérêts")
@@ -289,15 +308,21 @@ class Review(models.Model):
     weighted_score = models.FloatField(_("note pondérée (0–4)"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("soumise le"), null=True, blank=True)
     updated_at = models.DateTimeField(_("mise à jour le"), auto_now=True)
+    # Kept, with its scores, when a conflict of its reviewer is accepted: it no longer counts (ranking, z-scores,
+    # other reviewers' view) but stays in the exports and the audit log. Its reviewer's pages do not change.
+    withdrawn_at = models.DateTimeField(_("retirée le"), null=True, blank=True)
+    withdrawn_for = models.ForeignKey(Conflict, verbose_name=_("retirée pour le conflit"), null=True, blank=True,
+                                      on_delete=models.PROTECT, related_name="withdrawn_reviews")
 
     class Meta:
         verbose_name = _("évaluation")
         verbose_name_plural = _("évaluations")
         ordering = ["proposal", "pk"]
         constraints = [models.UniqueConstraint(fields=["proposal", "reviewer"], name="calls_unique_review")]
-        # Covers the ranking's aggregate (count and mean of the submitted scores per proposal) without reading
-        # the table, and sums each proposal's scores in a fixed order.
-        indexes = [models.Index(fields=["proposal", "status", "weighted_score"], name="calls_review_scoring_idx")]
+        # Covers the ranking's aggregate (count and mean of the submitted, not withdrawn scores per proposal)
+        # without reading the table, and sums each proposal's scores in a fixed order.
+        indexes = [models.Index(fields=["proposal", "status", "weighted_score", "withdrawn_at"],
+                                name="calls_review_scoring_idx")]
 
     def __str__(self) -> str:
         return f"{self.proposal_id} / {self.reviewer_id}"

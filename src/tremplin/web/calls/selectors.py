@@ -17,6 +17,7 @@ from tremplin.web.calls.models import (
     Assignment,
     Call,
     Conflict,
+    ConflictStatus,
     Decision,
     Outcome,
     Phase,
@@ -97,7 +98,7 @@ def reviewer_pool() -> QuerySet[User]:
 
 def forbidden_pairs(*, call: Call) -> set[tuple[int, int]]:
     """(proposal, reviewer) pairs never allowed: the reviewer is in the proposal's organisation or a partner,
-    or declared a conflict on the proposal or its organisations."""
+    or declared a conflict on the proposal or its organisations (pending or accepted, not dismissed)."""
     proposals = list(Proposal.objects.filter(call=call).values_list("pk", "organisation_id"))
     orgs: dict[int, set[int]] = {pk: {org} for pk, org in proposals}
     for pk, org in Proposal.partners.through.objects.filter(proposal__call=call).values_list(
@@ -108,8 +109,8 @@ def forbidden_pairs(*, call: Call) -> set[tuple[int, int]]:
         members.setdefault(org, set()).add(user_id)
     conflict_orgs: dict[int, set[int]] = {}
     forbidden: set[tuple[int, int]] = set()
-    for reviewer_id, proposal_id, org_id in Conflict.objects.filter(call=call).values_list(
-            "reviewer_id", "proposal_id", "organisation_id"):
+    declared = Conflict.objects.filter(call=call).exclude(status=ConflictStatus.DISMISSED)
+    for reviewer_id, proposal_id, org_id in declared.values_list("reviewer_id", "proposal_id", "organisation_id"):
         if proposal_id:
             forbidden.add((proposal_id, reviewer_id))
         if org_id:
@@ -121,6 +122,36 @@ def forbidden_pairs(*, call: Call) -> set[tuple[int, int]]:
             for user_id in conflict_orgs.get(org, ()):
                 forbidden.add((pk, user_id))
     return forbidden
+
+
+def conflict_covers(conflict: Conflict, proposal: Proposal) -> bool:
+    """Whether the conflict is on the proposal or on its organisation or one of its partners (prefetch the
+    partners when calling this in a loop)."""
+    if conflict.proposal_id is not None:
+        return conflict.proposal_id == proposal.pk
+    return conflict.organisation_id in {proposal.organisation_id, *(o.pk for o in proposal.partners.all())}
+
+
+@dataclass(frozen=True)
+class ConflictRow:
+    conflict: Conflict
+    covered: list[tuple[Assignment, Review | None]]  # the reviewer's assignments the conflict covers
+
+
+def conflicts_for_manager(*, call: Call) -> list[ConflictRow]:
+    """Every conflict declared in the call (pending first), with the reviewer's assignments it covers and their
+    reviews: a constant number of queries."""
+    conflicts = list(Conflict.objects.filter(call=call).select_related("reviewer", "proposal", "organisation",
+                                                                        "decided_by"))
+    reviewer_ids = {c.reviewer_id for c in conflicts}
+    assignments = list(Assignment.objects.filter(proposal__call=call, reviewer_id__in=reviewer_ids)
+                       .select_related("proposal").prefetch_related("proposal__partners").order_by("proposal_id"))
+    reviews = {(r.proposal_id, r.reviewer_id): r for r in Review.objects.filter(
+        proposal__call=call, reviewer_id__in=reviewer_ids)}
+    rows = [ConflictRow(c, [(a, reviews.get((a.proposal_id, a.reviewer_id))) for a in assignments
+                            if a.reviewer_id == c.reviewer_id and conflict_covers(c, a.proposal)])
+            for c in conflicts]
+    return sorted(rows, key=lambda r: (r.conflict.status != ConflictStatus.REQUESTED, r.conflict.pk))
 
 
 @dataclass(frozen=True)
@@ -184,9 +215,11 @@ _IN_LIST_MAX = 500
 
 
 def _submitted_reviews(call: Call) -> QuerySet[Review]:
-    """The reviews that count in the ranking: submitted, complete, on a submitted proposal of the call."""
+    """The reviews that count in the ranking: submitted, complete, not withdrawn (accepted conflict), on a
+    submitted proposal of the call."""
     return Review.objects.filter(proposal__call=call, proposal__status=ProposalStatus.SUBMITTED,
-                                 status=ReviewStatus.SUBMITTED, weighted_score__isnull=False).order_by()
+                                 status=ReviewStatus.SUBMITTED, weighted_score__isnull=False,
+                                 withdrawn_at__isnull=True).order_by()
 
 
 def _for_proposals(qs: QuerySet, ids: list[int], call: Call, path: str = "proposal__") -> QuerySet:
@@ -229,7 +262,8 @@ class CallRanking(Sequence):
     def __init__(self, *, call: Call):
         self.call = call
         scored = FilteredRelation("reviews", condition=Q(reviews__status=ReviewStatus.SUBMITTED,
-                                                        reviews__weighted_score__isnull=False))
+                                                        reviews__weighted_score__isnull=False,
+                                                        reviews__withdrawn_at__isnull=True))
         query = (Proposal.objects.filter(call=call, status=ProposalStatus.SUBMITTED).order_by().values("pk")
                  .annotate(scored=scored).annotate(n=Count("scored"), mean=Avg("scored__weighted_score"))
                  .order_by(F("mean").desc(nulls_last=True), "pk").values_list("pk", "n", "mean"))

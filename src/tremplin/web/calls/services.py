@@ -29,6 +29,7 @@ from tremplin.web.calls.models import (
     BudgetLine,
     Call,
     Conflict,
+    ConflictStatus,
     Criterion,
     Decision,
     Outcome,
@@ -40,6 +41,7 @@ from tremplin.web.calls.models import (
     ReviewStatus,
     Score,
 )
+from tremplin.web.core import validation
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_PROPOSAL = 5
@@ -327,35 +329,87 @@ def attachment_delete(*, attachment: Attachment, user: User) -> None:
 # --- conflicts and assignment --------------------------------------------------------------------------------
 
 
+def reviews_final(call: Call) -> bool:
+    """Reviews are final once the review phase is over (deliberation, results) or the decisions are released."""
+    return call.released or call.phase in (Phase.DELIBERATION, Phase.RESULTS)
+
+
 def conflict_declare(*, call: Call, reviewer: User, proposal: Proposal | None = None,
                      organisation: Organisation | None = None, reason: str = "") -> Conflict:
-    """Declare a conflict; a conflicting assignment (and its review) is removed at once."""
+    """Declare a conflict of interest on a proposal assigned to the reviewer, or on a whole organisation.
+
+    - A proposal conflict while reviews are not final, on a proposal the reviewer has not submitted a review of,
+      is accepted at once: the assignment and the draft review are removed (the reviewer knows the proposal).
+    - Any other conflict is a request (`ConflictStatus.REQUESTED`) for the programme manager
+      (`conflict_decide`); nothing is removed: a submitted review is never deleted, and after the review phase
+      the ranking, the decisions and the exports do not move unless the manager accepts before the release.
+    - An organisation conflict never touches the reviewer's assignments (their queue would show which
+      proposal is that organisation's: blind review). It keeps the organisation's proposals from being
+      assigned to them from now on, and the manager decides about the existing assignments.
+    """
     if (proposal is None) == (organisation is None):
         raise ValidationError(_("Indiquez soit une proposition, soit une organisation."))
-    if proposal is not None and proposal.call_id != call.pk:
-        raise ValidationError(_("Cette proposition n'appartient pas à l'appel."))
-    conflict = Conflict(call=call, reviewer=reviewer, proposal=proposal, organisation=organisation, reason=reason)
+    if proposal is not None and (proposal.call_id != call.pk or not Assignment.objects.filter(
+            proposal=proposal, reviewer=reviewer).exists()):
+        raise ValidationError({"proposal": _("Cette proposition ne vous est pas affectée.")})
+    existing = Conflict.objects.filter(call=call, reviewer=reviewer).exclude(status=ConflictStatus.DISMISSED)
+    if existing.filter(proposal=proposal, organisation=organisation).exists():
+        raise ValidationError(_("Vous avez déjà déclaré ce conflit."))
+    conflict = Conflict(call=call, reviewer=reviewer, proposal=proposal, organisation=organisation, reason=reason,
+                        status=ConflictStatus.REQUESTED)
+    submitted = proposal is not None and Review.objects.filter(
+        proposal=proposal, reviewer=reviewer, status=ReviewStatus.SUBMITTED).exists()
+    immediate = proposal is not None and not submitted and not reviews_final(call)
+    if immediate:
+        conflict.status, conflict.decided_at = ConflictStatus.ACCEPTED, timezone.now()
     conflict.full_clean()
     with transaction.atomic():
         conflict.save()
-        affected = Assignment.objects.filter(reviewer=reviewer, proposal__call=call)
-        if proposal is not None:
-            affected = affected.filter(proposal=proposal)
-        else:
-            affected = affected.filter(models_q_org(organisation))
-        for assignment in affected:
-            Review.objects.filter(proposal=assignment.proposal, reviewer=reviewer).delete()
-            assignment.delete()
+        if immediate:
+            Review.objects.filter(proposal=proposal, reviewer=reviewer).delete()  # a draft: audited
+            Assignment.objects.filter(proposal=proposal, reviewer=reviewer).delete()
     return conflict
 
 
-def models_q_org(organisation: Organisation):
-    from django.db.models import Q
+def conflict_affected_reviews(*, conflict: Conflict) -> list[Review]:
+    """The reviewer's reviews (submitted or draft) that the conflict covers, in its call."""
+    reviews = (Review.objects.filter(reviewer_id=conflict.reviewer_id, proposal__call_id=conflict.call_id)
+               .select_related("proposal").prefetch_related("proposal__partners"))
+    return [r for r in reviews if selectors.conflict_covers(conflict, r.proposal)]
 
-    return Q(proposal__organisation=organisation) | Q(proposal__partners=organisation)
+
+def conflict_decide(*, conflict: Conflict, accept: bool, by: User | None = None, note: str = "") -> Conflict:
+    """The programme manager accepts or dismisses a requested conflict.
+
+    Accepting withdraws the reviewer's reviews it covers (`Review.withdrawn_at`: kept with their scores, no
+    longer counted in the ranking); the assignments stay, so the reviewer's pages do not change. Not after the
+    decisions are released: the published ranking does not move (the request can still be dismissed)."""
+    if conflict.status != ConflictStatus.REQUESTED:
+        raise ValidationError(_("Cette déclaration a déjà été traitée."))
+    call = conflict.call
+    if accept and call.released:
+        raise ValidationError(_("Les décisions de cet appel sont publiées : le classement ne change plus. La "
+                                "demande reste enregistrée ; vous pouvez la classer sans suite."))
+    now = timezone.now()
+    with transaction.atomic():
+        conflict.status = ConflictStatus.ACCEPTED if accept else ConflictStatus.DISMISSED
+        conflict.decided_by, conflict.decided_at, conflict.decision_note = by, now, note.strip()[:300]
+        conflict.full_clean()
+        conflict.save()
+        if accept:
+            for review in conflict_affected_reviews(conflict=conflict):
+                if review.withdrawn_at is None:  # one by one: each withdrawal reaches the audit log
+                    review.withdrawn_at, review.withdrawn_for = now, conflict
+                    review.save(update_fields=["withdrawn_at", "withdrawn_for", "updated_at"])
+    return conflict
 
 
 def conflict_delete(*, conflict: Conflict) -> None:
+    """The reviewer withdraws a pending request on a proposal. Organisation conflicts stay (their state would
+    tell the reviewer whether one of their proposals is that organisation's); decided ones are the record."""
+    if conflict.status != ConflictStatus.REQUESTED or conflict.proposal_id is None:
+        raise ValidationError(_("Cette déclaration ne peut plus être retirée : adressez-vous au responsable de "
+                                "programme."))
     conflict.delete()
 
 
@@ -442,25 +496,30 @@ def assignments_import_csv(*, call: Call, content: bytes | str, by: User | None 
             if None in raw:
                 report.add_error(line, "*", _("trop de valeurs sur la ligne"))
                 continue
+            bad_characters = validation.nul_columns({k: v for k, v in raw.items() if isinstance(k, str)})
+            if bad_characters:
+                report.add_error(line, bad_characters[0], validation.nul_error())
+                continue
             pid_text = (raw.get("proposal_id") or "").strip()
             email = (raw.get("reviewer_email") or "").strip().lower()
             proposal = reviewer = None
-            try:
-                proposal = proposals.get(int(pid_text))
+            pid = validation.parse_id(pid_text)
+            if pid is None:
+                report.add_error(line, "proposal_id", _("identifiant entier attendu, reçu « %(value)s »")
+                                 % {"value": pid_text[:50]})
+            else:
+                proposal = proposals.get(pid)
                 if proposal is None:
                     report.add_error(line, "proposal_id", _("proposition %(id)s inconnue dans cet appel")
-                                     % {"id": pid_text})
+                                     % {"id": pid})
                 elif proposal.status != ProposalStatus.SUBMITTED:
                     report.add_error(line, "proposal_id", _("la proposition %(id)s n'est pas soumise")
-                                     % {"id": pid_text})
+                                     % {"id": pid})
                     proposal = None
-            except ValueError:
-                report.add_error(line, "proposal_id", _("identifiant entier attendu, reçu « %(value)s »")
-                                 % {"value": pid_text})
             reviewer = reviewers.get(email)
             if reviewer is None:
                 report.add_error(line, "reviewer_email", _("« %(email)s » n'est pas un évaluateur")
-                                 % {"email": email})
+                                 % {"email": email[:254]})
             if proposal is None or reviewer is None:
                 continue
             pair = (proposal.pk, reviewer.pk)
@@ -473,8 +532,15 @@ def assignments_import_csv(*, call: Call, content: bytes | str, by: User | None 
             elif pair in seen:
                 report.add_error(line, "*", _("ligne en double (déjà ligne %(line)s)") % {"line": seen[pair]})
             else:
-                seen[pair] = line
-                rows.append(pair)
+                candidate = Assignment(proposal=proposal, reviewer=reviewer, source=AssignmentSource.CSV,
+                                       assigned_by=by)
+                errors = list(validation.row_errors(line, candidate, exclude=["proposal", "reviewer", "assigned_by"],
+                                                    columns={"reviewer": "reviewer_email"}))
+                for error in errors:
+                    report.add_error(*error)
+                if not errors:
+                    seen[pair] = line
+                    rows.append(pair)
     except csv.Error as exc:
         report.add_error(reader.line_num + 1, "*", _("CSV illisible : %(error)s") % {"error": exc})
     if not rows and report.ok:
@@ -522,7 +588,12 @@ def review_save(*, proposal: Proposal, reviewer: User, scores: Mapping[int, tupl
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        review, _created = Review.objects.get_or_create(proposal=proposal, reviewer=reviewer)
+        review, created = Review.objects.get_or_create(proposal=proposal, reviewer=reviewer)
+        if created:  # written after one of the reviewer's conflicts on it was accepted: it does not count
+            accepted = Conflict.objects.filter(call=proposal.call, reviewer=reviewer, status=ConflictStatus.ACCEPTED)
+            covering = [c for c in accepted if selectors.conflict_covers(c, proposal)]
+            if covering:
+                review.withdrawn_at, review.withdrawn_for = timezone.now(), covering[0]
         review.comment = comment
         review.scores.all().delete()
         for c in criteria:
@@ -540,6 +611,10 @@ def review_save(*, proposal: Proposal, reviewer: User, scores: Mapping[int, tupl
 
 
 def reviewer_note_add(*, proposal: Proposal, author: User, text: str) -> ReviewerNote:
+    """A note between the reviewers of a proposal; none once the call's decisions are released (the review
+    record is closed)."""
+    if proposal.call.released:
+        raise ValidationError(_("Les décisions de cet appel sont publiées : plus aucune note ne peut être ajoutée."))
     text = text.strip()
     if not text:
         raise ValidationError({"text": _("La note est vide.")})

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/proposer/", views.proposal_create, name="proposal-create"),
     path("<int:pk>/conflits/", views.call_conflicts, name="call-conflicts"),
     path("<int:pk>/conflits/retirer/", views.conflict_delete, name="conflict-delete"),
+    path("<int:pk>/conflits/gestion/", views.call_conflicts_manage, name="call-conflicts-manage"),
     path("<int:pk>/affectations/", views.call_assignments, name="call-assignments"),
     path("<int:pk>/affectations/automatique/", views.assignments_auto, name="assignments-auto"),
     path("<int:pk>/affectations/ajouter/", views.assignment_manual, name="assignment-manual"),

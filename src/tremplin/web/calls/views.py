@@ -21,6 +21,7 @@ from tremplin.web.calls.forms import (
     AttachmentForm,
     BudgetLineFormSet,
     CallForm,
+    ConflictDecisionForm,
     ConflictForm,
     CriterionFormSet,
     DecisionForm,
@@ -35,6 +36,7 @@ from tremplin.web.calls.models import (
     Attachment,
     Call,
     Conflict,
+    ConflictStatus,
     Outcome,
     Phase,
     Proposal,
@@ -44,6 +46,7 @@ from tremplin.web.calls.models import (
 )
 from tremplin.web.calls.selection import KnapsackItem, knapsack
 from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.querystring import query_float
 from tremplin.web.core.uploads import upload_limit, upload_refusal
 
 MANAGERS = ("admin", "programme_manager")
@@ -121,6 +124,7 @@ def call_detail(request, pk: int, obj: Call):
     if context["can_manage"]:
         counts = dict(obj.proposals.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
         context["counts"] = [(ProposalStatus(s).label, counts[s]) for s in ProposalStatus.values if s in counts]
+        context["pending_conflicts"] = obj.conflicts.filter(status=ConflictStatus.REQUESTED).count()
     return render(request, "calls/call_detail.html", context)
 
 
@@ -380,7 +384,7 @@ def review_edit(request, pk: int, obj: Proposal):
             return redirect("calls:review-edit", pk=obj.pk)
     others = []
     if selectors.others_reviews_visible(user=user, proposal=obj, own=review):
-        others = list(obj.reviews.filter(status=ReviewStatus.SUBMITTED).exclude(reviewer=user)
+        others = list(obj.reviews.filter(status=ReviewStatus.SUBMITTED, withdrawn_at__isnull=True).exclude(reviewer=user)
                       .prefetch_related("scores__criterion"))
     return render(request, "calls/review_form.html", {
         "proposal": obj, "call": obj.call, "form": form, "review": review, "can_review": can_review,
@@ -399,8 +403,12 @@ def review_edit(request, pk: int, obj: Proposal):
 def note_add(request, pk: int, obj: Proposal):
     form = NoteForm(request.POST)
     if form.is_valid():
-        services.reviewer_note_add(proposal=obj, author=request.user, text=form.cleaned_data["text"])
-        messages.success(request, _("Note ajoutée."))
+        try:
+            services.reviewer_note_add(proposal=obj, author=request.user, text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Note ajoutée."))
     else:
         messages.error(request, _("La note est vide."))
     if obj.assignments.filter(reviewer=request.user).exists():
@@ -411,20 +419,34 @@ def note_add(request, pk: int, obj: Proposal):
 @require_http_methods(["GET", "POST"])
 @view_access("calls.declare_conflict", get_object=_call, expect=only_roles("reviewer", "admin", sample="call"))
 def call_conflicts(request, pk: int, obj: Call):
-    form = ConflictForm(request.POST or None, call=obj)
+    form = ConflictForm(request.POST or None, call=obj, reviewer=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.conflict_declare(call=obj, reviewer=request.user, proposal=form.cleaned_data["proposal"],
-                                      organisation=form.cleaned_data["organisation"],
-                                      reason=form.cleaned_data["reason"])
+            conflict = services.conflict_declare(
+                call=obj, reviewer=request.user, proposal=form.cleaned_data["proposal"],
+                organisation=form.cleaned_data["organisation"], reason=form.cleaned_data["reason"])
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            messages.success(request, _("Conflit déclaré : vous ne serez pas affecté à ces propositions."))
+            if conflict.organisation_id:  # the same words whichever assignments the organisation has
+                messages.success(request, _(
+                    "Déclaration transmise au responsable de programme. Les propositions de cette organisation ne "
+                    "vous seront plus affectées. Pour préserver l'anonymat des candidats, vos affectations actuelles "
+                    "ne changent pas : si le responsable accepte, celles de vos évaluations qui seraient concernées "
+                    "ne compteront pas. Si vous reconnaissez une proposition, déclarez un conflit sur celle-ci."))
+            elif conflict.status == ConflictStatus.ACCEPTED:
+                messages.success(request, _("Conflit déclaré : cette proposition ne vous est plus affectée."))
+            else:
+                messages.success(request, _("Demande transmise au responsable de programme : votre évaluation est "
+                                            "conservée et compte tant qu'il n'a pas accepté le conflit."))
             return redirect("calls:call-conflicts", pk=obj.pk)
+    assigned = set(Assignment.objects.filter(reviewer=request.user, proposal__call=obj)
+                   .values_list("proposal_id", flat=True))
     conflicts = list(Conflict.objects.filter(call=obj, reviewer=request.user).select_related("proposal",
                                                                                             "organisation"))
-    return render(request, "calls/conflicts.html", {"call": obj, "form": form, "conflicts": conflicts})
+    return render(request, "calls/conflicts.html", {"call": obj, "form": form, "conflicts": conflicts,
+                                                    "assigned": assigned, "final": services.reviews_final(obj)},
+                  status=400 if request.method == "POST" else 200)
 
 
 @require_POST
@@ -436,8 +458,12 @@ def conflict_delete(request, pk: int, obj: Call):
     if conflict is None:
         messages.error(request, _("Conflit introuvable."))
     else:
-        services.conflict_delete(conflict=conflict)
-        messages.success(request, _("Déclaration retirée."))
+        try:
+            services.conflict_delete(conflict=conflict)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Demande retirée."))
     return redirect("calls:call-conflicts", pk=obj.pk)
 
 
@@ -451,13 +477,19 @@ def call_assignments(request, pk: int, obj: Call):
     assignments: dict[int, list[Assignment]] = {}
     for a in Assignment.objects.filter(proposal__call=obj).select_related("reviewer").order_by("reviewer__email"):
         assignments.setdefault(a.proposal_id, []).append(a)
-    done = set(Review.objects.filter(proposal__call=obj, status=ReviewStatus.SUBMITTED)
+    done = set(Review.objects.filter(proposal__call=obj, status=ReviewStatus.SUBMITTED, withdrawn_at__isnull=True)
                .values_list("proposal_id", "reviewer_id"))
+    withdrawn = set(Review.objects.filter(proposal__call=obj, withdrawn_at__isnull=False)
+                    .values_list("proposal_id", "reviewer_id"))
+    conflicted = selectors.forbidden_pairs(call=obj)
     loads = list(selectors.reviewer_pool().annotate(
         load=Count("call_assignments", filter=Q(call_assignments__proposal__call=obj))))
-    rows = [(p, [(a, (a.proposal_id, a.reviewer_id) in done) for a in assignments.get(p.pk, [])]) for p in proposals]
+    rows = [(p, [(a, (a.proposal_id, a.reviewer_id) in done, (a.proposal_id, a.reviewer_id) in withdrawn,
+                  (a.proposal_id, a.reviewer_id) in conflicted) for a in assignments.get(p.pk, [])])
+            for p in proposals]
     return render(request, "calls/assignments.html", {
         "call": obj, "rows": rows, "loads": loads, "manual_form": ManualAssignmentForm(),
+        "pending_conflicts": Conflict.objects.filter(call=obj, status=ConflictStatus.REQUESTED).count(),
         "csv_form": AssignmentCsvForm(), "can_assign": obj.phase in (Phase.OPEN, Phase.REVIEW)})
 
 
@@ -537,6 +569,32 @@ def assignments_csv(request, pk: int, obj: Call):
                   status=status)
 
 
+@require_http_methods(["GET", "POST"])
+@view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
+def call_conflicts_manage(request, pk: int, obj: Call):
+    """The call's declared conflicts, with the assignments and reviews each one covers: accept or dismiss."""
+    form = ConflictDecisionForm(request.POST or None)
+    if request.method == "POST":
+        conflict = Conflict.objects.filter(call=obj, pk=form.cleaned_data["conflict"]).first() \
+            if form.is_valid() else None
+        if conflict is None:
+            messages.error(request, _("Conflit introuvable."))
+        else:
+            accept = form.cleaned_data["action"] == "accept"
+            try:
+                services.conflict_decide(conflict=conflict, accept=accept, by=request.user,
+                                         note=form.cleaned_data["note"])
+            except ValidationError as exc:
+                _errors(request, exc)
+            else:
+                messages.success(request, _("Conflit accepté : les évaluations concernées ne comptent plus.")
+                                 if accept else _("Déclaration classée sans suite."))
+        return redirect("calls:call-conflicts-manage", pk=obj.pk)
+    return render(request, "calls/conflicts_manage.html", {
+        "call": obj, "rows": selectors.conflicts_for_manager(call=obj), "released": obj.released,
+        "statuses": ConflictStatus})
+
+
 def _suggestion(call: Call, ranking: selectors.CallRanking, min_score: float) -> tuple[set[int], object]:
     """Knapsack over the proposals whose mean score reaches `min_score` (value = mean weighted score)."""
     items = [KnapsackItem(pk, amount, mean) for pk, amount, mean in ranking.scored(min_score)]
@@ -545,11 +603,7 @@ def _suggestion(call: Call, ranking: selectors.CallRanking, min_score: float) ->
 
 
 def _min_score(request) -> float:
-    try:
-        value = float(request.GET.get("min_score", "0").replace(",", "."))
-    except ValueError:
-        return 0.0
-    return min(4.0, max(0.0, value))
+    return query_float(request.GET, "min_score", default=0.0, minimum=0.0, maximum=4.0)
 
 
 @view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))

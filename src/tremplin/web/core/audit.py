@@ -20,7 +20,7 @@ TRACKED_APP_LABELS = {
     "scaleup", "horizon", "campaign", "account", "mfa", "authtoken",
 }
 UNTRACKED_MODELS = {"core.auditlog"}
-SECRET_FIELDS = {"password", "key", "data", "secret", "token"}
+SECRET_FIELDS = {"password", "key", "data", "secret", "token", "key_hash"}
 # Bookkeeping fields whose changes alone are not worth an entry (logins are audited separately).
 IGNORED_FIELDS = {"accounts.user": {"last_login"}, "mfa.authenticator": {"last_used_at"}}
 

@@ -13,6 +13,7 @@ from tremplin.web.accounts.models import Organisation, Role, Territory
 from tremplin.web.core import source
 from tremplin.web.core.access import LOGGED_IN, PUBLIC, Expect, only_roles, view_access
 from tremplin.web.core.models import AuditAction, AuditLog
+from tremplin.web.core.querystring import query_choice, query_text
 
 
 @view_access(None, expect=Expect(anonymous=200, default=302), public=True)
@@ -108,10 +109,10 @@ def dashboard(request):
 @view_access("core.view_auditlog", expect=only_roles("admin"))
 def audit_log(request):
     entries = AuditLog.objects.select_related("actor")
-    action = request.GET.get("action", "")
-    model = request.GET.get("model", "").strip()
-    actor = request.GET.get("actor", "").strip()
-    if action in AuditAction.values:
+    action = query_choice(request.GET, "action", AuditAction.values)
+    model = query_text(request.GET, "model")
+    actor = query_text(request.GET, "actor")
+    if action:
         entries = entries.filter(action=action)
     if model:
         entries = entries.filter(model__icontains=model)

@@ -5,6 +5,7 @@ Runs are launched from the pages (a background job); the API exposes their prove
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, viewsets
 
 from tremplin.web.core.access import Expect
@@ -32,6 +33,7 @@ class RunSerializer(serializers.ModelSerializer):
                   "error", "timings", "started_at", "finished_at", "published_at", "result"]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.DictField(allow_null=True, help_text="the estimate, without its figures"))
     def get_result(self, obj):
         if not obj.result:
             return None
@@ -39,6 +41,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
+    care_data = True  # core.api.RulesPermission: no token created without a second factor
     serializer_class = DatasetSerializer
     permission_classes = [RulesPermission]
     permission_map = {"list": "evaluations.view_dataset_list", "retrieve": "evaluations.view_dataset"}
@@ -51,6 +54,7 @@ class DatasetViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    care_data = True  # core.api.RulesPermission: no token created without a second factor
     serializer_class = RunSerializer
     permission_classes = [RulesPermission]
     permission_map = {"list": "evaluations.view_run_list", "retrieve": "evaluations.view_run"}

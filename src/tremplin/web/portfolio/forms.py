@@ -8,10 +8,13 @@ from django.utils.translation import gettext_lazy as _
 from tremplin.web.accounts.models import Sector, Territory
 from tremplin.web.portfolio import planning
 from tremplin.web.portfolio.models import (
+    MAX_OFFSET_DAYS,
+    MAX_OFFSET_MONTHS,
     BudgetLine,
     Deadline,
     Design,
     Experiment,
+    GateCriterion,
     GateDecision,
     LegalFramework,
     Stage,
@@ -104,6 +107,17 @@ class CriteriaForm(forms.Form):
                 label=label, required=False, widget=forms.Textarea(attrs={"rows": 4}),
                 initial="\n".join(initial_texts.get(stage, [])), help_text=_("Un critère par ligne."))
 
+    def clean(self):
+        data = super().clean()
+        limit = GateCriterion._meta.get_field("text").max_length
+        for name, value in list(data.items()):
+            for number, line in enumerate((value or "").splitlines(), start=1):
+                if len(line.strip()) > limit:
+                    self.add_error(name, _("Ligne %(n)s : %(limit)s caractères au plus par critère.")
+                                   % {"n": number, "limit": limit})
+                    break
+        return data
+
 
 class MilestoneForm(forms.Form):
     name = forms.CharField(label=_("Jalon"), max_length=200)
@@ -142,8 +156,10 @@ class DeadlineForm(forms.Form):
     name = forms.CharField(label=_("Échéance"), max_length=200)
     fixed_date = forms.DateField(label=_("Date fixe"), required=False, widget=DateInput())
     relative_to = forms.ModelChoiceField(label=_("Ou relative à"), required=False, queryset=Deadline.objects.none())
-    offset_months = forms.IntegerField(label=_("Décalage (mois)"), initial=0)
-    offset_days = forms.IntegerField(label=_("Décalage (jours)"), initial=0)
+    offset_months = forms.IntegerField(label=_("Décalage (mois)"), initial=0, min_value=-MAX_OFFSET_MONTHS,
+                                       max_value=MAX_OFFSET_MONTHS)
+    offset_days = forms.IntegerField(label=_("Décalage (jours)"), initial=0, min_value=-MAX_OFFSET_DAYS,
+                                     max_value=MAX_OFFSET_DAYS)
 
     def __init__(self, *args, experiment: Experiment, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,11 +6,16 @@ Thin models: rules live in services.py (writes) and selectors.py / deadlines.py 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import Organisation, Territory
 from tremplin.web.problems.models import CareDomain
+
+# A deadline's offsets stay within a century, so that every resolved date is in the calendar.
+MAX_OFFSET_MONTHS = 1200
+MAX_OFFSET_DAYS = 36_600
 
 
 class Stage(models.IntegerChoices):
@@ -102,13 +107,19 @@ class BudgetLine(models.Model):
     funder = models.CharField(_("financeur"), max_length=200, blank=True)
     funding_type = models.CharField(_("type de financement"), max_length=16, choices=FundingType.choices,
                                     default=FundingType.PUBLIC)
-    committed = models.DecimalField(_("engagé (€)"), max_digits=14, decimal_places=2, default=0)
-    spent = models.DecimalField(_("dépensé (€)"), max_digits=14, decimal_places=2, default=0)
+    committed = models.DecimalField(_("engagé (€)"), max_digits=14, decimal_places=2, default=0,
+                                    validators=[MinValueValidator(0)])
+    spent = models.DecimalField(_("dépensé (€)"), max_digits=14, decimal_places=2, default=0,
+                                validators=[MinValueValidator(0)])
 
     class Meta:
         verbose_name = _("ligne budgétaire")
         verbose_name_plural = _("lignes budgétaires")
         ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(committed__gte=0, spent__gte=0),
+                                   name="portfolio_budgetline_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return self.label
@@ -280,8 +291,10 @@ class Deadline(models.Model):
     fixed_date = models.DateField(_("date fixe"), null=True, blank=True)
     relative_to = models.ForeignKey("self", verbose_name=_("relative à"), null=True, blank=True,
                                     on_delete=models.PROTECT, related_name="dependents")
-    offset_months = models.IntegerField(_("décalage (mois)"), default=0)
-    offset_days = models.IntegerField(_("décalage (jours)"), default=0)
+    offset_months = models.IntegerField(_("décalage (mois)"), default=0, validators=[
+        MinValueValidator(-MAX_OFFSET_MONTHS), MaxValueValidator(MAX_OFFSET_MONTHS)])
+    offset_days = models.IntegerField(_("décalage (jours)"), default=0, validators=[
+        MinValueValidator(-MAX_OFFSET_DAYS), MaxValueValidator(MAX_OFFSET_DAYS)])
     done_on = models.DateField(_("réalisée le"), null=True, blank=True)
 
     class Meta:
@@ -293,6 +306,10 @@ class Deadline(models.Model):
                 condition=(models.Q(fixed_date__isnull=False, relative_to__isnull=True)
                            | models.Q(fixed_date__isnull=True, relative_to__isnull=False)),
                 name="portfolio_deadline_fixed_xor_relative"),
+            models.CheckConstraint(
+                condition=models.Q(offset_months__gte=-MAX_OFFSET_MONTHS, offset_months__lte=MAX_OFFSET_MONTHS,
+                                   offset_days__gte=-MAX_OFFSET_DAYS, offset_days__lte=MAX_OFFSET_DAYS),
+                name="portfolio_deadline_offsets_in_range"),
         ]
 
     def __str__(self) -> str:

@@ -52,7 +52,8 @@ class DeadlineCycleError(ValueError):
 
 
 def resolve_deadlines(rules: Mapping[int, DeadlineRule]) -> dict[int, date | None]:
-    """Date of every rule; None when it depends on an unknown rule. Raises DeadlineCycleError on a cycle."""
+    """Date of every rule; None when it depends on an unknown rule or its offsets leave the calendar. Raises
+    DeadlineCycleError on a cycle."""
     from datetime import timedelta
 
     resolved: dict[int, date | None] = {}
@@ -69,8 +70,11 @@ def resolve_deadlines(rules: Mapping[int, DeadlineRule]) -> dict[int, date | Non
             value = rule.fixed_date
         else:
             anchor = visit(rule.relative_to, (*path, rule_id))
-            value = None if anchor is None else add_months(anchor, rule.offset_months) + timedelta(
-                days=rule.offset_days)
+            try:
+                value = None if anchor is None else add_months(anchor, rule.offset_months) + timedelta(
+                    days=rule.offset_days)
+            except (ValueError, OverflowError):  # moved out of the calendar (years 1 to 9999): no date
+                value = None
         resolved[rule_id] = value
         return value
 

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from tremplin.engine.errors import EngineInputError
 from tremplin.web.accounts.models import Organisation, Territory, User
 from tremplin.web.accounts.services import ImportReport
+from tremplin.web.core import validation
 from tremplin.web.portfolio import planning
 from tremplin.web.portfolio.models import (
     BudgetLine,
@@ -55,10 +56,12 @@ def experiment_create(*, title: str, lead_organisation: Organisation, user: User
     if not title.strip():
         raise ValidationError({"title": _("Le titre est obligatoire.")})
     _check_dates(start_date, authorisation_end)
-    experiment = Experiment.objects.create(
+    experiment = Experiment(
         title=title.strip(), summary=summary, lead_organisation=lead_organisation, care_domain=care_domain,
         stage=stage, start_date=start_date, legal_framework=legal_framework, authorisation_end=authorisation_end,
         proposal=proposal, created_by=user)
+    validation.validate_instance(experiment)
+    experiment.save()
     experiment.partners.set([p for p in partners if p.pk != lead_organisation.pk])
     experiment.territories.set(territories)
     return experiment
@@ -78,6 +81,7 @@ def experiment_update(*, experiment: Experiment, partners: Iterable[Organisation
                  fields.get("authorisation_end", experiment.authorisation_end))
     for name, value in fields.items():
         setattr(experiment, name, value)
+    validation.validate_instance(experiment)
     experiment.save()
     if partners is not None:
         experiment.partners.set([p for p in partners if p.pk != experiment.lead_organisation_id])
@@ -107,22 +111,29 @@ def experiment_create_from_proposal(*, proposal, user: User | None = None) -> Ex
     return experiment
 
 
+def _saved(instance):
+    """Save after the model's full validation (lengths, digits, ranges, NUL characters)."""
+    validation.validate_instance(instance)
+    instance.save()
+    return instance
+
+
 def site_add(*, experiment: Experiment, name: str, territory: Territory | None = None) -> TestSite:
-    return TestSite.objects.create(experiment=experiment, name=name, territory=territory)
+    return _saved(TestSite(experiment=experiment, name=name, territory=territory))
 
 
 def budget_line_add(*, experiment: Experiment, label: str, committed: Decimal | int = 0, spent: Decimal | int = 0,
                     funder: str = "", funding_type: str = "public") -> BudgetLine:
     if Decimal(committed) < 0 or Decimal(spent) < 0:
         raise ValidationError(_("Les montants ne peuvent pas être négatifs."))
-    return BudgetLine.objects.create(experiment=experiment, label=label, committed=committed, spent=spent,
-                                     funder=funder, funding_type=funding_type)
+    return _saved(BudgetLine(experiment=experiment, label=label, committed=committed, spent=spent, funder=funder,
+                             funding_type=funding_type))
 
 
 def milestone_add(*, experiment: Experiment, name: str, due_date: date, done_on: date | None = None) -> Milestone:
     if experiment.milestones.filter(name=name).exists():
         raise ValidationError({"name": _("Un jalon porte déjà ce nom.")})
-    return Milestone.objects.create(experiment=experiment, name=name, due_date=due_date, done_on=done_on)
+    return _saved(Milestone(experiment=experiment, name=name, due_date=due_date, done_on=done_on))
 
 
 def milestone_mark_done(*, milestone: Milestone, done_on: date | None = None) -> Milestone:
@@ -134,12 +145,16 @@ def milestone_mark_done(*, milestone: Milestone, done_on: date | None = None) ->
 def kpi_add(*, experiment: Experiment, name: str, unit: str = "", target: Decimal | int | None = None) -> Kpi:
     if experiment.kpis.filter(name=name).exists():
         raise ValidationError({"name": _("Un indicateur porte déjà ce nom.")})
-    return Kpi.objects.create(experiment=experiment, name=name, unit=unit, target=target)
+    return _saved(Kpi(experiment=experiment, name=name, unit=unit, target=target))
 
 
 def kpi_value_record(*, kpi: Kpi, on: date, value: Decimal | int | float) -> KpiValue:
-    """Record (or replace) the actual value of a KPI at a date."""
-    obj, _created = KpiValue.objects.update_or_create(kpi=kpi, date=on, defaults={"value": Decimal(str(value))})
+    """Record (or replace) the actual value of a KPI at a date (checked against the field: digits, finite)."""
+    candidate = KpiValue(kpi=kpi, date=on, value=str(value))
+    errors = validation.instance_errors(candidate)
+    if errors:
+        raise ValidationError(errors)
+    obj, _created = KpiValue.objects.update_or_create(kpi=kpi, date=on, defaults={"value": candidate.value})
     return obj
 
 
@@ -151,9 +166,13 @@ def gate_criteria_replace(*, stage: int, texts: Sequence[str]) -> list[GateCrite
     """Replace the criteria template of a stage (blank lines ignored)."""
     if stage not in Stage.values:
         raise ValidationError(_("Étape inconnue : %(s)s") % {"s": stage})
+    criteria = [GateCriterion(stage=stage, text=text.strip(), order=i)
+                for i, text in enumerate(t for t in texts if t.strip())]
+    for criterion in criteria:
+        validation.validate_instance(criterion)
     GateCriterion.objects.filter(stage=stage).delete()
-    return [GateCriterion.objects.create(stage=stage, text=text.strip(), order=i)
-            for i, text in enumerate(t for t in texts if t.strip())]
+    GateCriterion.objects.bulk_create(criteria)
+    return criteria
 
 
 @transaction.atomic
@@ -190,10 +209,14 @@ def gate_review_record(*, experiment: Experiment, decision: str, rationale: str,
             raise ValidationError({"new_authorisation_end": _("La prolongation doit repousser la fin de "
                                                               "l'autorisation.")})
         experiment.authorisation_end = new_authorisation_end
+    review = GateReview(experiment=experiment, stage=stage_before, stage_after=experiment.stage,
+                        decision=decision, rationale=rationale.strip(), deciders=deciders.strip(),
+                        criteria_met=list(criteria_met), decided_on=decided_on, recorded_by=user)
+    validation.validate_instance(review, exclude=["experiment"])
+    validation.validate_instance(experiment)
     experiment.save()
-    return GateReview.objects.create(experiment=experiment, stage=stage_before, stage_after=experiment.stage,
-                                     decision=decision, rationale=rationale.strip(), deciders=deciders.strip(),
-                                     criteria_met=list(criteria_met), decided_on=decided_on, recorded_by=user)
+    review.save()
+    return review
 
 
 # --- evaluation plan ------------------------------------------------------------------------------------------
@@ -251,7 +274,7 @@ def evaluation_plan_register(*, experiment: Experiment, treated_territories: Ite
     _validate_plan(values, treated, comparison)
     plan = EvaluationPlan(experiment=experiment, **{k: values[k] for k in PLAN_FIELDS})
     _power(plan, values, treated, comparison)
-    plan.save()
+    _saved(plan)
     plan.treated_territories.set(treated)
     plan.comparison_territories.set(comparison)
     return plan
@@ -290,7 +313,7 @@ def evaluation_plan_update(*, plan: EvaluationPlan, user: User | None = None, re
     for name in PLAN_FIELDS:
         setattr(plan, name, values[name])
     _power(plan, values, treated, comparison)
-    plan.save()
+    _saved(plan)
     plan.treated_territories.set(treated)
     plan.comparison_territories.set(comparison)
     if plan.locked_at is not None:
@@ -312,14 +335,17 @@ def evaluation_plan_lock(*, plan: EvaluationPlan) -> EvaluationPlan:
 # --- deadlines ------------------------------------------------------------------------------------------------
 
 
-def _check_no_cycle(experiment: Experiment, extra: planning.DeadlineRule) -> None:
+def _check_resolves(experiment: Experiment, extra: planning.DeadlineRule) -> None:
+    """No cycle, and a date in the calendar (years 1 to 9999) once the offsets are applied."""
     rules = {d.pk: planning.DeadlineRule(d.pk, d.fixed_date, d.relative_to_id, d.offset_months, d.offset_days)
              for d in experiment.deadlines.all()}
     rules[extra.id] = extra
     try:
-        planning.resolve_deadlines(rules)
+        resolved = planning.resolve_deadlines(rules)
     except planning.DeadlineCycleError as exc:
         raise ValidationError({"relative_to": _("Ces échéances dépendent les unes des autres en boucle.")}) from exc
+    if resolved.get(extra.id) is None and (extra.fixed_date is not None or resolved.get(extra.relative_to)):
+        raise ValidationError({"offset_months": _("Ce décalage sort du calendrier (années 1 à 9999).")})
 
 
 @transaction.atomic
@@ -330,8 +356,13 @@ def deadline_add(*, experiment: Experiment, name: str, fixed_date: date | None =
         raise ValidationError(_("Une échéance a soit une date fixe, soit une échéance de référence."))
     if relative_to is not None and relative_to.experiment_id != experiment.pk:
         raise ValidationError({"relative_to": _("L'échéance de référence appartient à une autre expérimentation.")})
-    return Deadline.objects.create(experiment=experiment, name=name, fixed_date=fixed_date, relative_to=relative_to,
-                                   offset_months=offset_months, offset_days=offset_days)
+    deadline = Deadline(experiment=experiment, name=name, fixed_date=fixed_date, relative_to=relative_to,
+                        offset_months=offset_months, offset_days=offset_days)
+    validation.validate_instance(deadline)
+    _check_resolves(experiment, planning.DeadlineRule(0, fixed_date, relative_to.pk if relative_to else None,
+                                                      offset_months, offset_days))
+    deadline.save()
+    return deadline
 
 
 @transaction.atomic
@@ -341,7 +372,8 @@ def deadline_update(*, deadline: Deadline, **fields) -> Deadline:
         setattr(deadline, name, value)
     if (deadline.fixed_date is None) == (deadline.relative_to_id is None):
         raise ValidationError(_("Une échéance a soit une date fixe, soit une échéance de référence."))
-    _check_no_cycle(deadline.experiment, planning.DeadlineRule(deadline.pk, deadline.fixed_date,
+    validation.validate_instance(deadline)
+    _check_resolves(deadline.experiment, planning.DeadlineRule(deadline.pk, deadline.fixed_date,
                                                                deadline.relative_to_id, deadline.offset_months,
                                                                deadline.offset_days))
     deadline.save()
@@ -415,11 +447,14 @@ def progress_import_csv(*, content: bytes | str, user: User) -> ImportReport:
                 report.add_error(line, "*", _("trop de valeurs sur la ligne"))
                 continue
             row = {k: (v or "").strip() for k, v in raw.items()}
-            try:
-                exp_id = int(row["experiment_id"])
-            except ValueError:
+            bad_characters = validation.nul_columns(row)
+            if bad_characters:
+                report.add_error(line, bad_characters[0], validation.nul_error())
+                continue
+            exp_id = validation.parse_id(row["experiment_id"])
+            if exp_id is None:
                 report.add_error(line, "experiment_id", _("identifiant entier attendu, reçu « %(value)s »")
-                                 % {"value": row["experiment_id"]})
+                                 % {"value": row["experiment_id"][:50]})
                 continue
             if exp_id not in experiments:
                 experiments[exp_id] = Experiment.objects.filter(pk=exp_id).first()
@@ -452,41 +487,46 @@ def progress_import_csv(*, content: bytes | str, user: User) -> ImportReport:
                         except ValueError:
                             bad_date = True
                             report.add_error(line, column, _("date AAAA-MM-JJ attendue, reçu « %(value)s »")
-                                             % {"value": text})
+                                             % {"value": text[:50]})
                 if bad_date:
                     continue
                 milestone = experiment.milestones.filter(name=name).first()
                 if milestone is None and "due_date" not in dates:
                     report.add_error(line, "name", _("jalon « %(name)s » inconnu (donnez une échéance pour le "
-                                                     "créer)") % {"name": name})
+                                                     "créer)") % {"name": name[:200]})
                     continue
                 if not dates and milestone is not None:
                     report.add_error(line, "done_on", _("rien à mettre à jour (due_date ou done_on)"))
                     continue
-                writes.append(("milestone", experiment, milestone, name, dates))
+                candidate = milestone or Milestone(experiment=experiment, name=name)
+                for field_name, value in dates.items():
+                    setattr(candidate, field_name, value)
+                errors = list(validation.row_errors(line, candidate, exclude=["experiment"]))
+                for error in errors:
+                    report.add_error(*error)
+                if not errors:
+                    writes.append(("milestone", candidate))
             elif kind == "kpi":
                 kpi = experiment.kpis.filter(name=name).first()
                 if kpi is None:
-                    report.add_error(line, "name", _("indicateur « %(name)s » inconnu") % {"name": name})
-                on = value = None
+                    report.add_error(line, "name", _("indicateur « %(name)s » inconnu") % {"name": name[:200]})
+                on = None
                 try:
                     on = _parse_date(row.get("date", ""))
                 except ValueError:
                     report.add_error(line, "date", _("date AAAA-MM-JJ attendue, reçu « %(value)s »")
-                                     % {"value": row.get("date", "")})
-                try:
-                    value = Decimal(row.get("value", "").replace(",", "."))
-                    if not value.is_finite():
-                        raise InvalidOperation
-                except InvalidOperation:
-                    report.add_error(line, "value", _("nombre attendu, reçu « %(value)s »")
-                                     % {"value": row.get("value", "")})
-                    value = None
-                if kpi is not None and on is not None and value is not None:
-                    writes.append(("kpi", kpi, on, value))
+                                     % {"value": row.get("date", "")[:50]})
+                # The value is checked against the model field (max_digits, decimal_places, finite): what the
+                # import accepts, the pages and the API read back.
+                candidate = KpiValue(kpi=kpi, date=on, value=row.get("value", "").replace(",", "."))
+                errors = list(validation.row_errors(line, candidate, exclude=["kpi", "date"]))
+                for error in errors:
+                    report.add_error(*error)
+                if kpi is not None and on is not None and not errors:
+                    writes.append(("kpi", candidate))
             else:
                 report.add_error(line, "type", _("type « %(value)s » inconnu (attendu : milestone, kpi)")
-                                 % {"value": row["type"]})
+                                 % {"value": row["type"][:50]})
     except csv.Error as exc:
         report.add_error(reader.line_num + 1, "*", _("CSV illisible : %(error)s") % {"error": exc})
     if not writes and report.ok:
@@ -494,20 +534,13 @@ def progress_import_csv(*, content: bytes | str, user: User) -> ImportReport:
     if not report.ok:
         return report
     with transaction.atomic():
-        for item in writes:
-            if item[0] == "kpi":
-                _kind, kpi, on, value = item
-                _obj, created = KpiValue.objects.update_or_create(kpi=kpi, date=on, defaults={"value": value})
-                report.created += created
-                report.updated += not created
+        for kind, candidate in writes:
+            if kind == "kpi":
+                _obj, created = KpiValue.objects.update_or_create(kpi=candidate.kpi, date=candidate.date,
+                                                                  defaults={"value": candidate.value})
             else:
-                _kind, experiment, milestone, name, dates = item
-                if milestone is None:
-                    Milestone.objects.create(experiment=experiment, name=name, **dates)
-                    report.created += 1
-                else:
-                    for field_name, value in dates.items():
-                        setattr(milestone, field_name, value)
-                    milestone.save()
-                    report.updated += 1
+                created = candidate.pk is None
+                candidate.save()
+            report.created += created
+            report.updated += not created
     return report

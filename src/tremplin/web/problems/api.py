@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -13,8 +13,9 @@ from tremplin.web.accounts.models import Organisation, Territory
 from tremplin.web.core.access import Expect
 from tremplin.web.core.api import RulesPermission
 from tremplin.web.core.audit import audit_access_denied
+from tremplin.web.core.querystring import api_filters
 from tremplin.web.problems import selectors, services
-from tremplin.web.problems.models import Endorsement, Problem
+from tremplin.web.problems.models import Endorsement, Problem, ProblemStatus
 
 
 def _drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
@@ -45,6 +46,14 @@ class ProblemSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "status_reason", "merged_into", "strategic_fit", "created_at", "updated_at"]
 
 
+class ProblemFilters(serializers.Serializer):
+    """Query-string filters of the list (validated: an unknown value is a 400 naming the parameter)."""
+
+    status = serializers.ChoiceField(choices=ProblemStatus.choices, required=False,
+                                     help_text="Only the problems in this status.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[ProblemFilters]))
 class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                      viewsets.GenericViewSet):
     """Problems reported by the network. `endorse`: GET lists the endorsements, POST endorses."""
@@ -61,9 +70,10 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def get_queryset(self):
         qs = selectors.problem_list_for_user(user=self.request.user).prefetch_related("territories")
-        status_filter = self.request.query_params.get("status")
-        if status_filter:
-            qs = qs.filter(status=status_filter)
+        if self.action == "list":
+            filters = api_filters(self.request, ProblemFilters)
+            if "status" in filters:
+                qs = qs.filter(status=filters["status"])
         return qs.order_by("-created_at", "-pk")
 
     def perform_create(self, serializer):
@@ -75,8 +85,9 @@ class ProblemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
             raise _drf_error(exc) from exc
         serializer.instance = Problem.objects.annotate(endorsement_count=Count("endorsements")).get(pk=problem.pk)
 
-    @extend_schema(request=EndorsementSerializer, responses=EndorsementSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses={200: EndorsementSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=EndorsementSerializer, responses={201: EndorsementSerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # the whole list, not a page
     def endorse(self, request, pk=None, format=None):  # noqa: A002 (DRF format suffix)
         problem = self.get_object()
         if request.method == "GET":

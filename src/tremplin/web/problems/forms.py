@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from tremplin.web.accounts.models import Organisation, Territory
 from tremplin.web.problems.models import (
     STRATEGIC_FIT_MAX,
+    Answer,
     Consultation,
     PriorityWeights,
     Problem,
@@ -159,8 +160,11 @@ class QuestionForm(forms.ModelForm):
         data = super().clean()
         if data.get("text") and data.get("kind") == QuestionKind.CHOICE:
             choices = [c for c in (data.get("choices") or "").splitlines() if c.strip()]
+            limit = Answer._meta.get_field("choice").max_length  # an answer stores the chosen line
             if len(choices) < 2:
                 self.add_error("choices", _("Proposez au moins deux choix, un par ligne."))
+            elif any(len(c.strip()) > limit for c in choices):
+                self.add_error("choices", _("%(limit)s caractères au plus par choix.") % {"limit": limit})
         return data
 
 

@@ -9,6 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from tremplin.web.accounts.models import Organisation, Territory
 
+MAX_POPULATION = 2_147_483_647  # the column's range on PostgreSQL (SQLite would take 64 bits)
+
 
 class CareDomain(models.TextChoices):
     CHRONIC_DISEASE = "chronic_disease", _("Maladies chroniques")
@@ -43,10 +45,10 @@ class Problem(models.Model):
     territories = models.ManyToManyField(Territory, verbose_name=_("territoires"), related_name="problems",
                                          blank=True)
     affected_population = models.PositiveIntegerField(_("population concernée (estimation)"), null=True,
-                                                      blank=True)
+                                                      blank=True, validators=[MaxValueValidator(MAX_POPULATION)])
     burden = models.TextField(_("fardeau actuel"), blank=True)
     burden_cost_eur = models.DecimalField(_("coût estimé (€ par an)"), max_digits=14, decimal_places=2,
-                                          null=True, blank=True)
+                                          null=True, blank=True, validators=[MinValueValidator(0)])
     evidence_links = models.TextField(_("liens vers des éléments de preuve"), blank=True,
                                       help_text=_("Une adresse par ligne."))
     status = models.CharField(_("statut"), max_length=20, choices=ProblemStatus.choices,
@@ -70,6 +72,12 @@ class Problem(models.Model):
         verbose_name = _("problématique")
         verbose_name_plural = _("problématiques")
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(burden_cost_eur__isnull=True) | models.Q(burden_cost_eur__gte=0),
+                                   name="problems_problem_burden_cost_not_negative"),
+            models.CheckConstraint(condition=models.Q(strategic_fit__gte=0, strategic_fit__lte=4),
+                                   name="problems_problem_strategic_fit_0_4"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -131,11 +139,14 @@ class PriorityWeights(models.Model):
 
     audit_ignore_fields = ("updated_at",)
 
-    burden = models.DecimalField(_("poids du fardeau (coût)"), max_digits=5, decimal_places=2, default=1)
-    population = models.DecimalField(_("poids de la population concernée"), max_digits=5, decimal_places=2, default=1)
-    endorsements = models.DecimalField(_("poids des appuis"), max_digits=5, decimal_places=2, default=1)
+    burden = models.DecimalField(_("poids du fardeau (coût)"), max_digits=5, decimal_places=2, default=1,
+                                 validators=[MinValueValidator(0)])
+    population = models.DecimalField(_("poids de la population concernée"), max_digits=5, decimal_places=2, default=1,
+                                     validators=[MinValueValidator(0)])
+    endorsements = models.DecimalField(_("poids des appuis"), max_digits=5, decimal_places=2, default=1,
+                                       validators=[MinValueValidator(0)])
     strategic_fit = models.DecimalField(_("poids de l'adéquation stratégique"), max_digits=5, decimal_places=2,
-                                        default=1)
+                                        default=1, validators=[MinValueValidator(0)])
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("modifié par"), null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
@@ -143,6 +154,11 @@ class PriorityWeights(models.Model):
     class Meta:
         verbose_name = _("pondération de la priorisation")
         verbose_name_plural = _("pondérations de la priorisation")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(burden__gte=0, population__gte=0, endorsements__gte=0,
+                                                      strategic_fit__gte=0),
+                                   name="problems_priorityweights_not_negative"),
+        ]
 
     def __str__(self) -> str:
         return str(self._meta.verbose_name)

@@ -9,7 +9,8 @@ Four components, each normalised to [0, 1]:
 - strategic fit: the programme manager's 0–4 rating divided by 4.
 
 The maxima are taken over the open problems (new, qualified, in a call), whatever the filters, so a
-problem's score does not change with the list's filters. A missing value counts as 0.
+problem's score does not change with the list's filters. A missing value counts as 0, and so does a
+negative or non-numeric one (the database refuses them; the score never raises on what it holds).
 
 score = 100 × Σ (weight × normalised value) / Σ weights; the contribution of a component is its
 term of that sum (in points, the contributions add up to the score). All weights at 0 gives 0.
@@ -18,6 +19,7 @@ term of that sum (in points, the contributions add up to the score). All weights
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -73,21 +75,36 @@ class Score:
         return next(c for c in self.components if c.name == name)
 
 
-def log_scale(value: float | Decimal | None, maximum: float | Decimal | None) -> float:
-    """log10(1 + value) / log10(1 + maximum), in [0, 1]; 0 when the value or the maximum is missing or 0."""
-    if not value or not maximum or float(maximum) <= 0:
+def _magnitude(value: object) -> float:
+    """A stored quantity as a finite float ≥ 0: missing, negative, NaN or non-numeric values count as 0 and an
+    infinite one as the largest float, so that scoring is total on whatever the database holds."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ArithmeticError):
         return 0.0
-    denominator = math.log10(1 + float(maximum))
+    if math.isnan(number) or number <= 0:
+        return 0.0
+    return min(number, sys.float_info.max)
+
+
+def log_scale(value: float | Decimal | None, maximum: float | Decimal | None) -> float:
+    """log10(1 + value) / log10(1 + maximum), in [0, 1]; 0 when the value or the maximum is missing, 0 or
+    negative. Never raises."""
+    value, maximum = _magnitude(value), _magnitude(maximum)
+    if not value or not maximum:
+        return 0.0
+    denominator = math.log10(1 + maximum)
     if denominator <= 0:  # a maximum so small that 1 + maximum == 1 in floating point
         return 0.0
-    return min(1.0, math.log10(1 + float(value)) / denominator)
+    return min(1.0, math.log10(1 + value) / denominator)
 
 
 def linear_scale(value: float | None, maximum: float | None) -> float:
-    """value / maximum, in [0, 1]; 0 when the maximum is 0 or missing."""
+    """value / maximum, in [0, 1]; 0 when the value or the maximum is missing, 0 or negative. Never raises."""
+    value, maximum = _magnitude(value), _magnitude(maximum)
     if not value or not maximum:
         return 0.0
-    return min(1.0, float(value) / float(maximum))
+    return min(1.0, value / maximum)
 
 
 def score(*, burden_cost: float | Decimal | None, population: int | None, endorsements: int, strategic_fit: int,
@@ -99,12 +116,13 @@ def score(*, burden_cost: float | Decimal | None, population: int | None, endors
         "endorsements": linear_scale(endorsements, maxima.endorsements),
         "strategic_fit": linear_scale(strategic_fit, STRATEGIC_FIT_MAX),
     }
-    raw = {"burden": float(burden_cost) if burden_cost is not None else None,
+    raw = {"burden": _magnitude(burden_cost) if burden_cost is not None else None,
            "population": population, "endorsements": endorsements, "strategic_fit": strategic_fit}
-    total_weight = sum(float(weights[name]) for name in COMPONENTS)
+    clean_weights = {name: min(_magnitude(weights[name]), 1e6) for name in COMPONENTS}  # a weight is ≥ 0
+    total_weight = sum(clean_weights.values())
     components = []
     for name in COMPONENTS:
-        weight = float(weights[name])
+        weight = clean_weights[name]
         points = 100 * weight * normalised[name] / total_weight if total_weight > 0 else 0.0
         components.append(Component(name, raw[name], normalised[name], weight, points))
     return Score(sum(c.points for c in components), tuple(components))

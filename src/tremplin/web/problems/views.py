@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from tremplin.web.accounts.models import Territory
 from tremplin.web.core.access import LOGGED_IN, PUBLIC, Expect, only_roles, view_access
+from tremplin.web.core.querystring import query_choice, query_id, query_text
 from tremplin.web.problems import exports, selectors, services
 from tremplin.web.problems.forms import (
     ConsultationForm,
@@ -61,24 +62,15 @@ def _apply_errors(form, exc: ValidationError) -> None:
 # --- problems ----------------------------------------------------------------------------------------------
 
 
-def _int_or_none(value: str) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @view_access("problems.view_problem_list", expect=LOGGED_IN)
 def problem_list(request):
     """Ranked list of problems with their score, filtered by domain, territory, status and text."""
-    domain = request.GET.get("domain", "")
-    status = request.GET.get("status", "")
-    query = request.GET.get("q", "").strip()[:200]
-    territory = _int_or_none(request.GET.get("territory"))
-    qs = selectors.problem_filtered(
-        user=request.user, domain=domain if domain in CareDomain.values else "",
-        territory=territory, status=status if status in ProblemStatus.values or status == "all" else "",
-        query=query)
+    domain = query_choice(request.GET, "domain", CareDomain.values)
+    status = query_choice(request.GET, "status", [*ProblemStatus.values, "all"])
+    query = query_text(request.GET, "q")
+    territory = query_id(request.GET, "territory")
+    qs = selectors.problem_filtered(user=request.user, domain=domain, territory=territory, status=status,
+                                    query=query)
     ranked = selectors.problem_ranked(qs.defer("description", "burden", "evidence_links", "status_reason"))
     page = Paginator(ranked, 25).get_page(request.GET.get("page"))
     prefetch_related_objects([item.problem for item in page], "territories")
@@ -123,10 +115,9 @@ def problem_create(request):
 @view_access("problems.view_problem_list", expect=LOGGED_IN)
 def problem_similar(request):
     """htmx partial: problems similar to the title and description being typed."""
-    exclude = _int_or_none(request.GET.get("exclude"))
-    similar = selectors.similar_problems(title=request.GET.get("title", "")[:300],
-                                         description=request.GET.get("description", "")[:5000],
-                                         exclude_pk=exclude)
+    similar = selectors.similar_problems(title=query_text(request.GET, "title", max_length=300),
+                                         description=query_text(request.GET, "description", max_length=5000),
+                                         exclude_pk=query_id(request.GET, "exclude"))
     return render(request, "problems/_similar.html", {"similar": similar, "checked": True})
 
 
@@ -195,7 +186,7 @@ def problem_endorse(request, pk: int, obj: Problem):
              expect=Expect(anonymous=302, default=404, sample="problem", methods=("POST",)))
 def endorsement_withdraw(request, pk: int, obj: Problem):
     mine = Endorsement.objects.filter(problem=obj, organisation__memberships__user=request.user).distinct()
-    endorsement = get_object_or_404(mine, pk=_int_or_none(request.POST.get("endorsement")) or 0)
+    endorsement = get_object_or_404(mine, pk=query_id(request.POST, "endorsement") or 0)
     services.endorsement_delete(endorsement=endorsement, user=request.user)
     messages.success(request, _("Appui retiré."))
     return redirect("problems:problem-detail", pk=obj.pk)
@@ -229,8 +220,8 @@ def problem_manage(request, pk: int, obj: Problem):
 @view_access("problems.merge_problem", get_object=_problem, expect=only_roles(*MANAGERS, sample="problem"))
 def problem_merge(request, pk: int, obj: Problem):
     initial = {}
-    if request.GET.get("into"):
-        initial["target"] = _int_or_none(request.GET["into"])
+    if into := query_id(request.GET, "into"):
+        initial["target"] = into
     form = MergeForm(request.POST or None, problem=obj, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -282,8 +273,8 @@ def consultation_list(request):
 @view_access("problems.manage_consultation", expect=only_roles(*MANAGERS))
 def consultation_create(request):
     initial = {}
-    if request.GET.get("problem"):
-        initial["problem"] = _int_or_none(request.GET["problem"])
+    if problem := query_id(request.GET, "problem"):
+        initial["problem"] = problem
     form = ConsultationForm(request.POST or None, initial=initial)
     formset = QuestionFormSet(request.POST or None, prefix="questions")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
