@@ -140,8 +140,13 @@ def test_nginx_example_matches_the_units_and_the_upload_limits():
     assert re.search(rf"server {re.escape(bind)}\b", conf), f"nginx does not proxy to gunicorn's {bind}"
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in conf  # BEHIND_PROXY=1 relies on it
     assert "proxy_set_header Host $host;" in conf
-    (body,) = re.findall(r"client_max_body_size (\d+)m;", conf)
-    assert int(body) * 1024 * 1024 > settings.DATASET_UPLOAD_MAX_BYTES >= settings.UPLOAD_MAX_BYTES
+    from django.urls import reverse
+
+    general, dataset = (int(n) * 1024 * 1024 for n in re.findall(r"client_max_body_size (\d+)m;", conf))
+    assert general > settings.UPLOAD_MAX_BYTES and general < settings.DATASET_UPLOAD_MAX_BYTES
+    upload = re.search(r"location = (\S+) \{[^}]*client_max_body_size", conf).group(1)
+    assert upload == reverse("evaluations:dataset-create"), "nginx's dataset limit is not on the upload page"
+    assert dataset > settings.DATASET_UPLOAD_MAX_BYTES
     assert "return 301 https://" in conf
 
 
