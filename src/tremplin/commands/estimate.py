@@ -128,9 +128,13 @@ def write_plots_html(result: Any, path: Path) -> int:
     CDN (the full bundle shipped with the `plotly` package also carries map code pointing at tile servers).
     """
     figures = result_figures(result)
+    return write_figures_html(figures, path, title=f"Tremplin — {getattr(result, 'outcome', '')}")
+
+
+def write_figures_html(figures: list[Any], path: Path, *, title: str) -> int:
+    """Write Plotly figures to one self-contained HTML page, the vendored plotly.js embedded (no CDN)."""
     parts = [fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}) for fig in figures]
-    title = html_escape(f"Tremplin — {getattr(result, 'outcome', '')}")
-    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title>"
+    html = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html_escape(title)}</title>"
             f"<script>{PLOTLY_JS.read_text(encoding='utf-8')}</script></head><body>"
             + "".join(parts) + "</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -340,6 +340,7 @@ def _generate(
         schemas.TERRITORIES
     )
     pq.write_table(terr_table, tmp / "territories.parquet")
+    pq.write_table(_providers_table(seed, tids, n_zones), tmp / "providers.parquet")
 
     person_territory = np.repeat(tids, sizes).astype(np.int64)
     n_chunks = math.ceil(persons / CHUNK_PERSONS)
@@ -361,6 +362,7 @@ def _generate(
             ("persons", schemas.PERSONS),
             ("observation_periods", schemas.OBSERVATION_PERIODS),
             ("care_events", schemas.CARE_EVENTS),
+            ("person_status", schemas.PERSON_STATUS),
         )
     }
     n_events = 0
@@ -384,6 +386,8 @@ def _generate(
                 "hypertension": rng.random(n) < 0.01 + 0.45 * _sigmoid((age0 - 60) / 8),
             }
             n_cond = sum(f.astype(np.int8) for f in flags.values())
+            writers["person_status"].write_table(_person_status(
+                np.random.default_rng([seed, 3, c]), pid, terr, age0, flags, provider_vocab))
             # Observation: most persons are followed throughout; some arrive late, some leave early.
             obs_start = np.where(rng.random(n) < 0.08, rng.integers(0, n_months, size=n), 0)
             leaves = rng.random(n) < 0.08
@@ -535,6 +539,60 @@ def _generate(
         treated_territories=tuple(int(t) for t in treated),
         truth_path=tmp / "truth.json",
     )
+
+
+# Optional tables (their own random streams: the four schema tables are unchanged by them).
+MSP_SECTOR_SHARES = (("private_for_profit", 0.55), ("public", 0.15), ("social_economy", 0.15), ("community", 0.15))
+"""Sector of a territory's primary-care team: mostly liberal MSPs; municipal, mutualist and community health centres."""
+HOSPITAL_SECTOR_SHARES = (("public", 0.65), ("private_for_profit", 0.25), ("private_non_profit", 0.10))
+"""Roughly the split of hospital stays by sector in France: public hospitals about two thirds, private clinics about
+a quarter, private non-profit hospitals the rest (DREES, Les établissements de santé, yearly panorama)."""
+
+
+def _providers_table(seed: int, tids: np.ndarray, n_zones: int) -> pa.Table:
+    """Who the generator's providers are: per territory a primary-care team (MSP: GP practices 0 and 1 and the home
+    nurses), a solo GP practice (practice 2) and a pharmacy; per zone a hospital."""
+    rng = np.random.default_rng([seed, 4])
+    msp_sector = _choice(rng, MSP_SECTOR_SHARES, len(tids))
+    hosp_sector = _choice(rng, HOSPITAL_SECTOR_SHARES, n_zones)
+    rows: dict[str, list] = {name: [] for name in schemas.PROVIDERS.names}
+
+    def add(provider, organisation, name, sector, kind):
+        for key, value in zip(schemas.PROVIDERS.names, (provider, organisation, name, sector, kind), strict=True):
+            rows[key].append(value)
+
+    for i, t in enumerate(tids):
+        team_sector = MSP_SECTOR_SHARES[msp_sector[i]][0]
+        add(f"GP{t:05d}-0", f"MSP{t:05d}", f"Maison de santé {t}", team_sector, "primary_care")
+        add(f"GP{t:05d}-1", f"MSP{t:05d}", f"Maison de santé {t}", team_sector, "primary_care")
+        add(f"GP{t:05d}-2", f"CAB{t:05d}", f"Cabinet médical {t}", "private_for_profit", "primary_care")
+        add(f"PH{t:05d}", f"PHA{t:05d}", f"Pharmacie {t}", "private_for_profit", "pharmacy")
+        add(f"HOME{t:05d}", f"MSP{t:05d}", f"Maison de santé {t}", team_sector, "home_care")
+    for z in range(1, n_zones + 1):
+        add(f"HOSP{z:04d}", f"HOSP{z:04d}", f"Hôpital {z}", HOSPITAL_SECTOR_SHARES[hosp_sector[z - 1]][0], "hospital")
+    return pa.table(rows, schema=schemas.PROVIDERS)
+
+
+def _person_status(rng: np.random.Generator, pid, terr, age0, flags, provider_vocab: pa.Array) -> pa.Table:
+    """Long-term condition (ALD), low-income cover (CSS) and declared GP (médecin traitant) of a chunk of persons.
+
+    ALD: diabetes (ALD 8) and heart failure (ALD 5) nearly always, severe COPD (ALD 14) for half of the COPD
+    patients, other ALD (cancers, psychiatric, neurological...) rising with age: close to the French order of
+    magnitude (about one person in six in ALD, Cnam). CSS: about 11 % (roughly 7 M beneficiaries in France), more
+    among the young. A declared GP for 90 % of the persons, one of the three practices of their territory.
+    """
+    n = len(pid)
+    p_ald = np.where(flags["diabetes"] | flags["heart_failure"], 0.9, 0.0)
+    p_ald = np.maximum(p_ald, np.where(flags["copd"], 0.5, 0.0))
+    p_other = 0.05 + 0.20 * _sigmoid((age0 - 70) / 8)
+    ald = (rng.random(n) < p_ald) | (rng.random(n) < p_other)
+    p_css = np.where(age0 < 25, 0.15, np.where(age0 < 60, 0.11, 0.05))
+    css = rng.random(n) < p_css
+    declared = rng.random(n) < 0.9
+    practice = rng.integers(0, 3, size=n)
+    gp = provider_vocab.take(pa.array((terr - 1) * 3 + practice, mask=~declared))  # GP{t}-{j} is entry 3 (t - 1) + j
+    return pa.table({"person_id": pa.array(pid, pa.int64()), "long_term_condition": ald, "low_income": css,
+                     "gp_provider_id": gp}, schema=schemas.PERSON_STATUS)
 
 
 @dataclass(frozen=True)

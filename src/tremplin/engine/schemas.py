@@ -75,6 +75,39 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 """Every table of a dataset, in dependency order (parents first)."""
 
+SECTORS: tuple[str, ...] = ("public", "private_for_profit", "private_non_profit", "social_economy", "community")
+"""Allowed values of `providers.sector` (the platform's sectors, all equal partners)."""
+
+PROVIDER_KINDS: tuple[str, ...] = ("primary_care", "pharmacy", "home_care", "hospital", "other")
+"""Allowed values of `providers.kind`."""
+
+PROVIDERS = pa.schema(
+    [
+        pa.field("provider_id", pa.string(), nullable=False),
+        pa.field("organisation_id", pa.string(), nullable=False),
+        pa.field("organisation_name", pa.string(), nullable=True),
+        pa.field("sector", pa.string(), nullable=True),
+        pa.field("kind", pa.string(), nullable=True),
+    ]
+)
+
+PERSON_STATUS = pa.schema(
+    [
+        pa.field("person_id", pa.int64(), nullable=False),
+        pa.field("long_term_condition", pa.bool_(), nullable=True),
+        pa.field("low_income", pa.bool_(), nullable=True),
+        pa.field("gp_provider_id", pa.string(), nullable=True),
+    ]
+)
+
+OPTIONAL_SCHEMAS: dict[str, pa.Schema] = {
+    "providers": PROVIDERS,
+    "person_status": PERSON_STATUS,
+}
+"""Optional tables (not validated, not required, not copied by `import_dataset`): who the providers are
+(organisation, sector, kind) and the persons' cover (long-term condition, low income, declared GP). The
+funding models use them when present and fall back on documented defaults otherwise."""
+
 PRIMARY_KEYS: dict[str, str | None] = {
     "territories": "territory_id",
     "persons": "person_id",
