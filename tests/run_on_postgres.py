@@ -108,7 +108,8 @@ class LocalServer:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
 
-    def start(self) -> str:
+    def initdb(self) -> None:
+        """Create the cluster's data directory (as the postgres OS user when running as root)."""
         if self.as_root:
             pg = pwd.getpwnam(PG_OS_USER)
             os.chown(self.tmp, pg.pw_uid, pg.pw_gid)
@@ -116,6 +117,9 @@ class LocalServer:
         say(f"initdb in {self.data}" + (f" (as OS user {PG_OS_USER!r}: running as root)" if self.as_root else ""))
         self.run("initdb", "-D", str(self.data), "-U", "postgres", "-E", "UTF8", "--locale=C",
                  "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "--no-instructions")
+
+    def start(self) -> str:
+        self.initdb()
         say(f"starting the server on 127.0.0.1:{self.port} (fsync off; log: {self.log})")
         self.start_server()
         self._create_role_and_database()

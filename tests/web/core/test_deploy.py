@@ -6,6 +6,7 @@ referrer policy, and no-store on authenticated pages.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -129,6 +130,76 @@ def test_systemd_accepts_the_units(tmp_path):
     done = subprocess.run([analyze, "verify", *sorted(str(p) for p in tmp_path.iterdir())], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and not done.stderr.strip(), done.stdout + done.stderr
+
+
+def test_postgresql_drop_in_restarts_a_crashed_server():
+    drop_in = parse_unit(DEPLOY / "systemd" / "postgresql@.service.d" / "tremplin.conf")
+    assert drop_in["Service"]["Restart"] == ["on-failure"] and drop_in["Service"]["RestartSec"] == ["5"]
+    assert drop_in["Unit"]["StartLimitBurst"] == ["5"]
+    # The platform's units are ordered after PostgreSQL (postgresql.service starts every cluster on Debian).
+    for name in ("tremplin-web.service", "tremplin-worker.service", "tremplin-backup.service"):
+        assert "postgresql.service" in parse_unit(DEPLOY / "systemd" / name)["Unit"]["After"][0].split(), name
+
+
+def postgresql_settings() -> dict[str, str]:
+    """deploy/postgresql/tremplin.conf as {name: value} (quotes and trailing comments removed)."""
+    settings = {}
+    for line in (DEPLOY / "postgresql" / "tremplin.conf").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, value = (part.strip() for part in line.split("=", 1))
+            settings[name] = value.strip("'")
+    return settings
+
+
+PAGES_8KB = {"shared_buffers", "effective_cache_size"}
+UNIT_FACTORS = {"kB": 1, "MB": 1024, "GB": 1024 * 1024, "ms": 1, "s": 1000, "min": 60_000}
+
+
+def in_base_unit(name: str, value: str) -> str:
+    """A setting's value as PostgreSQL reports it: 512MB -> 65536 (8 kB pages), 16MB -> 16384 (kB), 10min ->
+    600000 (ms); other values as written."""
+    match = re.fullmatch(r"(\d+)\s*(kB|MB|GB|ms|s|min)", value)
+    if match is None:
+        return value
+    amount = int(match.group(1)) * UNIT_FACTORS[match.group(2)]
+    return str(amount // 8 if name in PAGES_8KB else amount)
+
+
+def test_postgresql_settings_are_accepted_by_a_real_server():
+    """A real PostgreSQL reads the file from its conf.d (as Debian's postgresql.conf includes it): every name must
+    exist and every value parse, or `postgres -C` fails; the values it reports are the file's."""
+    from tests.conftest import require
+    from tests.run_on_postgres import PG_OS_USER, LocalServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    require(bin_dir is not None, "PostgreSQL is not installed (initdb, pg_ctl, postgres not found)")
+    server = LocalServer(bin_dir)
+    try:
+        server.initdb()
+        conf_d = server.data / "conf.d"
+        conf_d.mkdir()
+        shutil.copy(DEPLOY / "postgresql" / "tremplin.conf", conf_d / "tremplin.conf")
+        with (server.data / "postgresql.conf").open("a") as conf:
+            conf.write("\ninclude_dir = 'conf.d'\n")
+        if server.as_root:
+            import pwd
+
+            pg = pwd.getpwnam(PG_OS_USER)
+            for path in (conf_d, conf_d / "tremplin.conf"):
+                os.chown(path, pg.pw_uid, pg.pw_gid)
+        expected = postgresql_settings()
+        assert {"listen_addresses", "max_connections", "shared_buffers", "fsync"} <= set(expected)
+        reported = {}
+        for name in expected:
+            done = server.run("postgres", "-D", str(server.data), "-C", name, check=False)
+            assert done.returncode == 0, f"{name}: {done.stderr.strip()}"
+            reported[name] = done.stdout.strip()
+        # `postgres -C` reports sizes and durations in the setting's base unit: 8 kB pages, kB or ms.
+        assert reported == {name: in_base_unit(name, value) for name, value in expected.items()}
+        assert reported["shared_buffers"] == str(512 * 1024 // 8) and reported["max_connections"] == "50"
+    finally:
+        server.stop()
 
 
 def test_nginx_example_matches_the_units_and_the_upload_limits():
