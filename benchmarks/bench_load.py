@@ -12,7 +12,9 @@ Every figure comes from this run; on a machine shared with other work they grow 
 
 Environment: LOAD_USERS (50), LOAD_SECONDS (60), LOAD_MAX_REQUESTS (30000), LOAD_SCALE (1.0: fraction of the data
 set, e.g. 0.1 for a quick try), LOAD_SKIP (page names left out, comma-separated: e.g.
-"problem list,problem search,problem detail" measures the other pages without the queue those slow pages cause). Exit code 1 when a request failed, 0 otherwise (the goal is reported, not enforced).
+"problem list,problem search,problem detail" measures the other pages without the queue those slow pages
+cause). Exit code 1 when a request failed, 0 otherwise (the goal is reported, not enforced). Without PostgreSQL,
+gunicorn or locust: skipped with the reason (exit 0), or failed (exit 1) under CI=true, as the test suite does.
 """
 
 from __future__ import annotations
@@ -185,13 +187,33 @@ def unloaded_profile(env: dict[str, str], fixture: dict) -> None:
             f"{status}")
 
 
+def missing_components(pg_bin_dir: Path | None) -> str:
+    """What the load test needs and this machine lacks ("" when nothing is missing)."""
+    missing = []
+    if pg_bin_dir is None:
+        missing.append("PostgreSQL (initdb, pg_ctl and postgres not found on PATH nor in /usr/lib/postgresql/*/bin; "
+                       "apt-get install postgresql)")
+    missing += [f"{tool} (make install-dev)" for tool in ("gunicorn", "locust") if not (BIN / tool).exists()]
+    return ", ".join(missing)
+
+
+def unavailable(missing: str) -> int:
+    """As the test suite treats a missing component (tests/conftest.py::require): a skip with its reason locally,
+    a failure under CI=true."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        say(f"FAILED: CI=true but the load test needs {missing}")
+        return 1
+    say(f"SKIPPED: the load test was not run: it needs {missing}")
+    return 0
+
+
 def main() -> int:
     from tests.run_on_postgres import LocalServer, find_bin_dir, free_port
 
     bin_dir = find_bin_dir()
-    if bin_dir is None or not (BIN / "locust").exists() or not (BIN / "gunicorn").exists():
-        say("SKIPPED: the load test needs PostgreSQL (initdb), gunicorn and locust (make install-dev)")
-        return 0
+    missing = missing_components(bin_dir)
+    if missing:
+        return unavailable(missing)
     tmp = Path(tempfile.mkdtemp(prefix="tremplin-bench-load-"))
     database = LocalServer(bin_dir)
     server = None
