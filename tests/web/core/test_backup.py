@@ -119,6 +119,26 @@ def test_round_trip_restores_every_row_and_every_file(source, archive, target):
                         "print(a.file.read()[:8])") == "b'%PDF-1.4'"
 
 
+def funding_on_stored_dataset(site) -> dict:
+    """`tremplin funding simulate` (the CLI, not the platform) on the dataset the platform stores."""
+    (storage,) = site.query("SELECT storage FROM evaluations_dataset")
+    done = site.tremplin("funding", "simulate", str(site.data_dir / "datasets" / storage[0]), "--model", "ipep",
+                         "--effect", "-0.12", "--format", "json", timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["population"].pop("source") == str(site.data_dir / "datasets" / storage[0])  # differs
+    return result
+
+
+def test_restored_datasets_serve_the_command_line_as_the_originals(source, archive, target):
+    """The care data restored is usable outside the platform too: `tremplin funding` gives the same answer on the
+    restored copy of the platform's dataset as on the original."""
+    assert restore(target, archive).returncode == 0
+    original, restored = funding_on_stored_dataset(source), funding_on_stored_dataset(target)
+    assert original["population"]["persons"] > 1000 and original["provider_revenue"]["total"] > 0
+    assert restored == original
+
+
 def test_restore_refuses_an_installation_that_holds_data(source, archive, target):
     target.manage("migrate", "--no-input", "-v", "0")
     fresh = target.everything()
