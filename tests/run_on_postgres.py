@@ -108,7 +108,8 @@ class LocalServer:
             raise RuntimeError(f"{args[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
 
-    def start(self) -> str:
+    def initdb(self) -> None:
+        """Create the cluster's data directory (as the postgres OS user when running as root)."""
         if self.as_root:
             pg = pwd.getpwnam(PG_OS_USER)
             os.chown(self.tmp, pg.pw_uid, pg.pw_gid)
@@ -116,13 +117,25 @@ class LocalServer:
         say(f"initdb in {self.data}" + (f" (as OS user {PG_OS_USER!r}: running as root)" if self.as_root else ""))
         self.run("initdb", "-D", str(self.data), "-U", "postgres", "-E", "UTF8", "--locale=C",
                  "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "--no-instructions")
-        options = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
+
+    def start(self) -> str:
+        self.initdb()
         say(f"starting the server on 127.0.0.1:{self.port} (fsync off; log: {self.log})")
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start")
-        self.started = True
+        self.start_server()
         self._create_role_and_database()
         return f"postgres://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    def start_server(self) -> None:
+        """Start (or start again, after `stop_server`) the server on its port."""
+        options = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start")
+        self.started = True
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (tests of an unavailable database start it again)."""
+        self.run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+        self.started = False
 
     def _create_role_and_database(self) -> None:
         say(f"creating role {DB_USER!r} (password, CREATEDB) and database {DB_NAME!r}")

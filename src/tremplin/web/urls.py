@@ -33,6 +33,9 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
 ]
 
+# Uncaught errors (DEBUG off): 500, or 503 when the database is unavailable; the page needs no database.
+handler500 = "tremplin.web.core.errors.server_error"
+
 # Declarations for routes whose views come from libraries. Keys are URL-name prefixes
 # (or "namespace:" prefixes); the permission-matrix test uses them.
 declare_third_party("set_language", Expect(anonymous=302, default=302))

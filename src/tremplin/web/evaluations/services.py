@@ -210,8 +210,12 @@ def dataset_validate(*, dataset_id: int, progress) -> dict:
                 dest.rename(final)
     except Exception as exc:
         cancelled = type(exc).__name__ == "JobCancelled"
-        failure = (_("Validation annulée.") if cancelled
-                   else _public(dataset, f"{type(exc).__name__}: {exc}"))
+        if cancelled:
+            failure = _("Validation annulée.")
+        elif storage.is_disk_full(exc):
+            failure = storage.disk_full_message()
+        else:
+            failure = _public(dataset, f"{type(exc).__name__}: {exc}")
         Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED,
                                                      report={"ok": False, "failure": failure})
         _discard_upload(dataset)

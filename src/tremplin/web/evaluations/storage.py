@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 import shutil
@@ -111,6 +112,29 @@ def _damaged(name: str) -> ValidationError:
                              "tronquées ou taille annoncée fausse).") % {"name": name}, code="zip_damaged")
 
 
+_DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_DISK_FULL_TEXTS = ("no space left on device", "disk quota exceeded", "file too large")
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True when `exc` or what caused it says the disk (or the quota) is full, whichever library wrote the file
+    (the system's errno, or Arrow's and DuckDB's messages)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(text in str(exc).lower() for text in _DISK_FULL_TEXTS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_message() -> str:
+    return _("Espace disque insuffisant sur le serveur pour enregistrer ce jeu de données : rien n'a été conservé. "
+             "Prévenez l'équipe d'exploitation, puis déposez-le à nouveau.")
+
+
 def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, *, room: int, limit: int) -> int:
     """Copy one member to `target` in chunks, counting the bytes really produced (at most `room`)."""
     if info.flag_bits & 0x1:
@@ -148,8 +172,8 @@ def extract_zip(upload, dest: Path, *, max_bytes: int | None = None) -> Path:
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ValidationError(_("Le fichier n'est pas une archive zip valide."), code="zip_invalid") from exc
     shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
     try:
+        dest.mkdir(parents=True)
         with archive:
             members = archive.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
@@ -169,8 +193,10 @@ def extract_zip(upload, dest: Path, *, max_bytes: int | None = None) -> Path:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 total += _extract_member(archive, info, target, room=limit - total, limit=limit)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(dest, ignore_errors=True)
+        if is_disk_full(exc):  # the disk filled up while extracting: a clear refusal, nothing left behind
+            raise ValidationError(disk_full_message(), code="disk_full") from exc
         raise
     # A zip of a folder: use the single top-level folder.
     entries = [p for p in dest.iterdir() if not p.name.startswith((".", "__MACOSX"))]
