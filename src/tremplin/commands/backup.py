@@ -22,7 +22,7 @@ from tremplin.commands.data import _fail, _progress, console, out
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tremplin.web.settings")
     try:
-        import django
+        import django  # noqa: PLC0415 -- slow import
 
         django.setup()
     except Exception as exc:  # noqa: BLE001 - a misconfiguration (SECRET_KEY, DATABASE_URL) is told plainly
@@ -32,7 +32,7 @@ def _setup_django() -> None:
 def _run(operation: str, description: str, **kwargs) -> dict:
     """Set Django up, then run `tremplin.web.core.backup.<operation>` under a progress bar."""
     _setup_django()
-    from tremplin.web.core import backup as service
+    from tremplin.web.core import backup as service  # noqa: PLC0415 -- slow import
 
     try:
         with _progress(description) as progress:
