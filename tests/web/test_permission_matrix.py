@@ -134,6 +134,7 @@ class World:
         self._evaluations_samples()
         from tremplin.web.accounts.models import ApiToken
 
+        self._notifications_samples()
         api_token_for(outsider)  # an API token of a user who is none of the personas
         self.api_token = ApiToken.objects.get(user=outsider)
 
@@ -158,6 +159,13 @@ class World:
                                            requested_amount=1000)
         calls_services.decision_record(proposal=released, outcome="selected", reason="Excellente")
         calls_services.decisions_release(call=self.released_call)
+
+    def _notifications_samples(self) -> None:
+        """A mail to an outsider, held in the outbox."""
+        from tremplin.web.notifications.services import mail_queue
+
+        (self.mail,) = mail_queue(kind="calls.assigned", recipients=[UserFactory()], scope=self.call, hold=True,
+                                  context={"call_title": self.call.title, "count": "1", "queue_url": "/"})
 
     def _portfolio_samples(self) -> None:
         """An experiment led by `organisation` (no persona is involved) with an evaluation plan."""
@@ -211,6 +219,11 @@ class World:
             "run": {"pk": self.run.pk},
             "published-run": {"pk": self.published_run.pk},
             "api-token": {"pk": self.api_token.pk},
+            "follow-problem": {"target": "problematique", "pk": self.problem.pk},
+            "mail": {"pk": self.mail.pk},
+            "mail-kind": {"kind": "notifications.digest"},
+            "call-mail": {"scope": "appel", "pk": self.call.pk},
+            "call-mail-kind": {"scope": "appel", "pk": self.call.pk, "kind": "calls.decision.selected"},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
         }.get(sample or "", {})

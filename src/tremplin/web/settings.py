@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "tremplin.web.calls",
     "tremplin.web.portfolio",
     "tremplin.web.evaluations",
+    "tremplin.web.notifications",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +288,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tremplin <noreply@tremplin.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The platform's public address, put in front of the links in e-mails (e.g. https://tremplin.example.org).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
 # --- API ---
 REST_FRAMEWORK = {

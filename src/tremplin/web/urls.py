@@ -20,6 +20,7 @@ urlpatterns = [
     path("appels/", include("tremplin.web.calls.urls")),
     path("experimentations/", include("tremplin.web.portfolio.urls")),
     path("evaluations/", include("tremplin.web.evaluations.urls")),
+    path("", include("tremplin.web.notifications.urls")),
     path("compte/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),

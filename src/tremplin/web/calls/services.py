@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -429,7 +424,7 @@ def assignments_auto(*, call: Call, by: User | None = None) -> AssignmentResult:
     with transaction.atomic():
         for p, r in result.pairs:  # one by one: every assignment reaches the audit log
             Assignment.objects.create(proposal_id=p, reviewer_id=r, source=AssignmentSource.AUTO, assigned_by=by)
-    _notify_assigned(call, [r for _p, r in result.pairs])
+    _notify_assigned(call, [r for _p, r in result.pairs], by)
     return result
 
 
@@ -446,7 +441,7 @@ def assignment_add(*, proposal: Proposal, reviewer: User, by: User | None = None
     if Assignment.objects.filter(proposal=proposal, reviewer=reviewer).exists():
         raise ValidationError(_("Cet évaluateur est déjà affecté à cette proposition."))
     assignment = Assignment.objects.create(proposal=proposal, reviewer=reviewer, source=source, assigned_by=by)
-    _notify_assigned(proposal.call, [reviewer.pk])
+    _notify_assigned(proposal.call, [reviewer.pk], by)
     return assignment
 
 
@@ -551,20 +546,15 @@ def assignments_import_csv(*, call: Call, content: bytes | str, by: User | None 
         for p, r in rows:
             Assignment.objects.create(proposal_id=p, reviewer_id=r, source=AssignmentSource.CSV, assigned_by=by)
             report.created += 1
-    _notify_assigned(call, [r for _p, r in rows])
+    _notify_assigned(call, [r for _p, r in rows], by)
     return report
 
 
-def _notify_assigned(call: Call, reviewer_ids: Sequence[int]) -> None:
+def _notify_assigned(call: Call, reviewer_ids: Sequence[int], by: User | None = None) -> None:
     """One e-mail per reviewer: how many proposals were assigned (no applicant identity, blind or not)."""
-    counts: dict[int, int] = defaultdict(int)
-    for r in reviewer_ids:
-        counts[r] += 1
-    for user in User.objects.filter(pk__in=counts):
-        body = render_to_string("calls/email/assigned.txt", {"call": call, "n": counts[user.pk], "user": user,
-                                                              "queue_url": reverse("calls:review-queue")})
-        send_mail(_("[Tremplin] Propositions à évaluer : %(call)s") % {"call": call.title}, body,
-                  settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=True)
+    from tremplin.web.calls.mails import notify_assigned
+
+    notify_assigned(call=call, reviewer_ids=reviewer_ids, by=by)
 
 
 # --- reviews -------------------------------------------------------------------------------------------------
@@ -667,14 +657,7 @@ def decisions_release(*, call: Call, by: User | None = None) -> int:
             proposal.decision.save(update_fields=["notified_at"])
         decisions = list(Decision.objects.filter(proposal__call=call, proposal__status=ProposalStatus.SUBMITTED)
                          .select_related("proposal", "proposal__organisation"))
-    for decision in decisions:
-        recipients = sorted(set(User.objects.filter(
-            memberships__organisation_id=decision.proposal.organisation_id, memberships__role="innovator"
-        ).values_list("email", flat=True)))
-        if not recipients:
-            continue
-        body = render_to_string("calls/email/decision.txt", {"call": call, "decision": decision,
-                                                              "proposal": decision.proposal})
-        send_mail(_("[Tremplin] Décision : %(title)s") % {"title": decision.proposal.title}, body,
-                  settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True)
+    from tremplin.web.calls.mails import notify_decisions
+
+    notify_decisions(call=call, decisions=decisions, by=by)  # held in the outbox by default (calls.mails)
     return len(decisions)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tremplin.web.accounts.models import Organisation, Territory, User
+from tremplin.web.problems import notify
 from tremplin.web.problems.models import (
     STRATEGIC_FIT_MAX,
     Answer,
@@ -94,6 +95,7 @@ def problem_change_status(*, problem: Problem, status: str, reason: str = "", us
     problem.status = status
     problem.status_reason = reason
     problem.save(update_fields=["status", "status_reason", "updated_at"])
+    notify.status_changed(problem=problem, actor=user)
     return problem
 
 
@@ -117,6 +119,7 @@ def problem_mark_in_call(*, problem: Problem, call) -> Problem:
     problem.status = S.IN_CALL
     problem.status_reason = _("Appel : %(call)s") % {"call": call}
     problem.save(update_fields=["status", "status_reason", "updated_at"])
+    notify.entered_call(problem=problem, call=call, actor=getattr(call, "created_by", None))
     return problem
 
 
@@ -191,6 +194,7 @@ def problem_merge(*, source: Problem, target: Problem, reason: str = "", user: U
         source.status_reason = (reason or "").strip() or _("Doublon de « %(title)s ».") % {"title": target.title}
         source.save(update_fields=["status", "merged_into", "status_reason", "updated_at"])
         target.save(update_fields=["updated_at"])
+        notify.merged(source=source, target=target, actor=user)
     return target
 
 
