@@ -127,6 +127,9 @@ class World:
         from tests.web.factories import ConsultationFactory, ProblemFactory, QuestionFactory
 
         self.problem = ProblemFactory(organisation=self.organisation, created_by=outsider)
+        from tremplin.web.problems.models import ProblemComment
+
+        self.comment = ProblemComment.objects.create(problem=self.problem, author=outsider, text="Témoin")
         self.consultation = ConsultationFactory(problem=self.problem)
         QuestionFactory(consultation=self.consultation)
         self._calls_samples()
@@ -220,6 +223,7 @@ class World:
             "published-run": {"pk": self.published_run.pk},
             "api-token": {"pk": self.api_token.pk},
             "follow-problem": {"target": "problematique", "pk": self.problem.pk},
+            "comment": {"pk": self.comment.pk},
             "mail": {"pk": self.mail.pk},
             "mail-kind": {"kind": "notifications.digest"},
             "call-mail": {"scope": "appel", "pk": self.call.pk},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
@@ -37,6 +38,8 @@ from tremplin.web.calls.models import (
     Score,
 )
 from tremplin.web.core import validation
+from tremplin.web.core.audit import write_entry
+from tremplin.web.core.models import AuditAction
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_PROPOSAL = 5
@@ -661,3 +664,106 @@ def decisions_release(*, call: Call, by: User | None = None) -> int:
 
     notify_decisions(call=call, decisions=decisions, by=by)  # held in the outbox by default (calls.mails)
     return len(decisions)
+
+
+# --- bulk actions (issue 18, item 4) -------------------------------------------------------------------------
+
+
+def _call_proposals(call: Call, ids: Iterable[int], *, label: str) -> list[int]:
+    """`ids` as submitted proposals of `call`, or a ValidationError naming the others."""
+    ids = sorted(set(ids))
+    known = set(Proposal.objects.filter(call=call, status=ProposalStatus.SUBMITTED, pk__in=ids)
+                .values_list("pk", flat=True)) if ids else set()
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ValidationError({label: _("Propositions inconnues dans cet appel ou non soumises : %(ids)s")
+                               % {"ids": ", ".join(f"#{i}" for i in unknown[:20])}})
+    return ids
+
+
+def decisions_bulk(*, call: Call, chosen: Iterable[int], outcome: str, reason: str, others: Iterable[int] = (),
+                   others_outcome: str = "", others_reason: str = "", overwrite: bool = False,
+                   mode: str = "selection", by: User | None = None) -> dict[str, int]:
+    """Decide many proposals at once: `outcome` for `chosen`, and `others_outcome` (if any) for `others`.
+
+    Proposals already decided keep their decision unless `overwrite`. All or nothing: every id is checked before
+    anything is written. Each decision is audited like a single one, and the bulk action itself gets an entry on
+    the call (mode, outcomes, ids). Returns {"decided": n, "kept": n}.
+    """
+    _require_phase(call, Phase.DELIBERATION, Phase.RESULTS, action=_("Décider"))
+    if call.released:
+        raise ValidationError(_("Les décisions de cet appel sont déjà publiées."))
+    allowed = ", ".join(Outcome.values)
+    if outcome not in Outcome.values:
+        raise ValidationError({"outcome": _("Décision inconnue (valeurs permises : %(allowed)s).")
+                               % {"allowed": allowed}})
+    if others_outcome and others_outcome not in Outcome.values:
+        raise ValidationError({"others_outcome": _("Décision inconnue (valeurs permises : %(allowed)s).")
+                               % {"allowed": allowed}})
+    chosen = _call_proposals(call, chosen, label="chosen")
+    others = _call_proposals(call, others, label="others") if others_outcome else []
+    if not chosen and not others:
+        raise ValidationError(_("Aucune proposition ne correspond : rien n'a été décidé."))
+    if set(chosen) & set(others):
+        raise ValidationError(_("Une proposition ne peut pas recevoir deux décisions."))
+    reason, others_reason = (reason or "").strip(), (others_reason or "").strip()
+    if chosen and not reason:
+        raise ValidationError({"reason": _("Le motif est obligatoire.")})
+    if others and not others_reason:
+        raise ValidationError({"others_reason": _("Le motif est obligatoire.")})
+    decided = set(Decision.objects.filter(proposal_id__in=[*chosen, *others]).values_list("proposal_id", flat=True))
+    plan = [(pk, outcome, reason) for pk in chosen] + [(pk, others_outcome, others_reason) for pk in others]
+    if not overwrite:
+        plan = [item for item in plan if item[0] not in decided]
+    with transaction.atomic():
+        for pk, item_outcome, item_reason in plan:  # one by one: every decision reaches the audit log
+            Decision.objects.update_or_create(proposal_id=pk, defaults={
+                "outcome": item_outcome, "reason": item_reason, "decided_by": by})
+        summary: dict[str, list[int]] = defaultdict(list)
+        for pk, item_outcome, _reason in plan:
+            summary[item_outcome].append(pk)
+        write_entry(action=AuditAction.UPDATE, instance=call, actor=by, changes={"bulk_decisions": [None, {
+            "mode": mode, "overwrite": overwrite, "kept": len(chosen) + len(others) - len(plan), **summary}]})
+    return {"decided": len(plan), "kept": len(chosen) + len(others) - len(plan)}
+
+
+def assignments_bulk(*, call: Call, proposals: Iterable[int], reviewer: User, action: str,
+                     by: User | None = None) -> dict[str, int]:
+    """Assign `reviewer` to many proposals, or take them off many (`action`: "assign" or "unassign").
+
+    All or nothing: conflicts (assign) or submitted reviews (unassign) on any of them refuse the whole action,
+    naming the proposals. Already assigned (or not assigned) proposals are skipped. Returns {"done", "skipped"}.
+    """
+    _assignable(call)
+    if action not in ("assign", "unassign"):
+        raise ValidationError({"action": _("Action inconnue (valeurs permises : assign, unassign).")})
+    ids = _call_proposals(call, proposals, label="proposals")
+    if not ids:
+        raise ValidationError({"proposals": _("Cochez au moins une proposition.")})
+    current = set(Assignment.objects.filter(proposal__call=call, proposal_id__in=ids, reviewer=reviewer)
+                  .values_list("proposal_id", flat=True))
+    if action == "assign":
+        if not reviewer.memberships.filter(role="reviewer").exists():
+            raise ValidationError({"reviewer": _("Cette personne n'a pas le rôle d'évaluateur.")})
+        forbidden = selectors.forbidden_pairs(call=call)
+        conflicted = [pk for pk in ids if (pk, reviewer.pk) in forbidden]
+        if conflicted:
+            raise ValidationError({"reviewer": _("Conflit d'intérêts avec les propositions %(ids)s : rien n'a été "
+                                                 "affecté.") % {"ids": ", ".join(f"#{i}" for i in conflicted)}})
+        todo = [pk for pk in ids if pk not in current]
+        with transaction.atomic():
+            for pk in todo:  # one by one: every assignment reaches the audit log
+                Assignment.objects.create(proposal_id=pk, reviewer=reviewer, source=AssignmentSource.MANUAL,
+                                          assigned_by=by)
+        _notify_assigned(call, [reviewer.pk] * len(todo), by)
+        return {"done": len(todo), "skipped": len(ids) - len(todo)}
+    reviewed = sorted(Review.objects.filter(proposal_id__in=current, reviewer=reviewer,
+                                            status=ReviewStatus.SUBMITTED).values_list("proposal_id", flat=True))
+    if reviewed:
+        raise ValidationError({"reviewer": _("Évaluations déjà soumises sur les propositions %(ids)s : aucune "
+                                             "affectation n'a été retirée.")
+                               % {"ids": ", ".join(f"#{i}" for i in reviewed)}})
+    with transaction.atomic():
+        for assignment in Assignment.objects.filter(proposal_id__in=current, reviewer=reviewer):
+            assignment_remove(assignment=assignment)
+    return {"done": len(current), "skipped": len(ids) - len(current)}

@@ -20,12 +20,15 @@ class NotificationsConfig(AppConfig):
         register_periodic("notifications.digest", digest_send)
 
         def widget(request):
+            from tremplin.web.notifications.models import MailStatus, OutgoingMail
             from tremplin.web.notifications.selectors import notifications_for, unread_count
 
             unread = unread_count(user=request.user)
-            if not unread:
+            held = OutgoingMail.objects.filter(status=MailStatus.HELD).count() \
+                if request.user.has_perm("notifications.manage_mail") else 0
+            if not unread and not held:
                 return None
-            return {"unread": unread, "latest": list(notifications_for(user=request.user)
-                                                     .filter(read_at__isnull=True)[:5])}
+            return {"unread": unread, "held": held,
+                    "latest": list(notifications_for(user=request.user).filter(read_at__isnull=True)[:5])}
 
         register_widget(DashboardWidget("notifications/_dashboard_panel.html", widget, order=5))
