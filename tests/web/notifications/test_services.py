@@ -228,3 +228,10 @@ def test_dedupe_key_sends_once(scenario):
 
 def test_set_phase_helper_still_moves_the_call(scenario):
     assert set_phase(scenario.call, "review").phase == "review"
+
+
+def test_reviewer_mails_carry_no_applicant_identity():
+    """Blind review: the placeholders of the mails reviewers receive are counts, dates, the call and links."""
+    reviewer_safe = {"name", "call_title", "queue_url", "count", "pending", "deadline", "days_left"}
+    for key in ("calls.assigned", "calls.review_reminder"):
+        assert set(registry.kind(key).placeholders) <= reviewer_safe, key

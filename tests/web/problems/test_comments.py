@@ -32,6 +32,12 @@ def test_members_comment_outsiders_cannot(client, personas):
     response = client.post(url, {"text": "Même constat dans notre service."}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and "Même constat dans notre service." in html.unescape(response.content.decode())
     assert ProblemComment.objects.get().author == personas.other_member
+    # Authors are shown by their display name, never by their e-mail address.
+    personas.other_member.display_name = ""
+    personas.other_member.save()
+    client.force_login(personas.colleague)
+    page = _page(client, personas.problem)
+    assert "other@example.org" not in page and "membre du réseau" in page
     client.force_login(personas.outsider)  # signed in, no organisation of the network
     assert client.post(url, {"text": "Spam"}).status_code == 403
     assert "Publier le commentaire" not in _page(client, personas.problem)
