@@ -83,7 +83,7 @@ def follow(request, target: str, pk: int, obj):
         following = True
     if request.htmx:
         return render(request, "notifications/_follow.html", {
-            "target": obj, "slug": target, "following": following})
+            "target": obj, "slug": target, "following": following, "next": registry.FOLLOWABLES[target].url(obj)})
     messages.success(request, _("Vous suivez désormais cet élément.") if following
                      else _("Vous ne suivez plus cet élément."))
     back = request.POST.get("next") or ""
