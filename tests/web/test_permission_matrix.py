@@ -127,6 +127,9 @@ class World:
         from tests.web.factories import ConsultationFactory, ProblemFactory, QuestionFactory
 
         self.problem = ProblemFactory(organisation=self.organisation, created_by=outsider)
+        from tremplin.web.problems.models import ProblemComment
+
+        self.comment = ProblemComment.objects.create(problem=self.problem, author=outsider, text="Témoin")
         self.consultation = ConsultationFactory(problem=self.problem)
         QuestionFactory(consultation=self.consultation)
         self._calls_samples()
@@ -136,6 +139,7 @@ class World:
         self._campaign_samples(outsider)
         from tremplin.web.accounts.models import ApiToken
 
+        self._notifications_samples()
         api_token_for(outsider)  # an API token of a user who is none of the personas
         self.api_token = ApiToken.objects.get(user=outsider)
 
@@ -160,6 +164,13 @@ class World:
                                            requested_amount=1000)
         calls_services.decision_record(proposal=released, outcome="selected", reason="Excellente")
         calls_services.decisions_release(call=self.released_call)
+
+    def _notifications_samples(self) -> None:
+        """A mail to an outsider, held in the outbox."""
+        from tremplin.web.notifications.services import mail_queue
+
+        (self.mail,) = mail_queue(kind="calls.assigned", recipients=[UserFactory()], scope=self.call, hold=True,
+                                  context={"call_title": self.call.title, "count": "1", "queue_url": "/"})
 
     def _portfolio_samples(self) -> None:
         """An experiment led by `organisation` (no persona is involved) with an evaluation plan."""
@@ -238,6 +249,12 @@ class World:
             "coalition-member": {"pk": self.coalition_member.pk},
             "campaign": {"pk": self.campaign.pk},
             "api-token": {"pk": self.api_token.pk},
+            "follow-problem": {"target": "problematique", "pk": self.problem.pk},
+            "comment": {"pk": self.comment.pk},
+            "mail": {"pk": self.mail.pk},
+            "mail-kind": {"kind": "notifications.digest"},
+            "call-mail": {"scope": "appel", "pk": self.call.pk},
+            "call-mail-kind": {"scope": "appel", "pk": self.call.pk, "kind": "calls.decision.selected"},
             "admin": {"app_label": "accounts"},
             "allauth": {"key": "invalid-key", "uidb36": "zz", "authenticator_id": "999999"},
         }.get(sample or "", {})

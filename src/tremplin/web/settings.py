@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "tremplin.web.evaluations",
     "tremplin.web.horizon",
     "tremplin.web.campaign",
+    "tremplin.web.notifications",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,8 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tremplin <noreply@tremplin.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The platform's public address, put in front of the links in e-mails (e.g. https://tremplin.example.org).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
 # --- horizon scanning: a signal not reviewed for this many months is flagged and its steward reminded ---
 HORIZON_REVIEW_MONTHS = int(os.environ.get("HORIZON_REVIEW_MONTHS", "6"))

@@ -22,6 +22,7 @@ urlpatterns = [
     path("evaluations/", include("tremplin.web.evaluations.urls")),
     path("veille/", include("tremplin.web.horizon.urls")),
     path("campagnes/", include("tremplin.web.campaign.urls")),
+    path("", include("tremplin.web.notifications.urls")),
     path("compte/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),

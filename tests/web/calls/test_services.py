@@ -12,6 +12,9 @@ from tests.web.factories import TerritoryFactory, make_call
 from tremplin.web.calls import selectors, services
 from tremplin.web.calls.models import Assignment, Decision, Phase, Proposal, Review
 from tremplin.web.calls.services import DEFAULT_GRID, PhaseError
+from tremplin.web.jobs.services import job_run
+from tremplin.web.notifications.models import OutgoingMail
+from tremplin.web.notifications.services import outbox_send
 
 pytestmark = pytest.mark.django_db
 
@@ -299,8 +302,17 @@ def test_decisions_are_held_then_released_together(reviewed):
     assert Proposal.objects.get(pk=p1.pk).selected_at is not None
     assert Proposal.objects.get(pk=p2.pk).selected_at is None
     assert list(selectors.selected_for_portfolio()) == [p1]  # what the portfolio app turns into experiments
+    # The decision mails wait in the outbox for the manager to review them (notifications app), then go.
+    assert mail.outbox == []
+    held = OutgoingMail.objects.filter(status="held", kind__startswith="calls.decision.")
+    assert sorted(held.values_list("to_email", "kind")) == [
+        (reviewed.innovator.email, "calls.decision.rejected"), (reviewed.innovator.email, "calls.decision.selected")]
+    count, job = outbox_send(mails=held, by=reviewed.manager)
+    assert count == 2
+    job_run(job_id=str(job.pk))  # the worker
     assert len(mail.outbox) == 2 and {m.to[0] for m in mail.outbox} == {reviewed.innovator.email}
-    assert any("retenue" in m.body for m in mail.outbox)
+    assert any("retenue" in m.body and "Impact fort" in m.body for m in mail.outbox)
+    assert set(OutgoingMail.objects.values_list("status", flat=True)) == {"sent"}
     with pytest.raises(ValidationError, match="publiées"):
         services.decision_record(proposal=p2, outcome="selected", reason="x")
     with pytest.raises(ValidationError):

@@ -19,3 +19,5 @@ class CallsConfig(AppConfig):
         from tremplin.web.core.dashboard import register as register_widget
 
         register_widget(DashboardWidget("calls/_dashboard_panel.html", calls_dashboard_context, order=30))
+
+        from tremplin.web.calls import mails  # noqa: F401  (mail kinds, follows, reminders: notifications app)

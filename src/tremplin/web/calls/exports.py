@@ -21,7 +21,17 @@ def _safe(value):
     return value
 
 
-def proposal_rows(call: Call) -> tuple[list[str], list[list]]:
+def _only(qs, ids: set[int] | None, field: str):
+    """`qs` restricted to the proposals `ids` (None: all); long selections are read by call, then filtered
+    (a query parameter per id would exceed the database's limit)."""
+    if ids is None:
+        return qs
+    if len(ids) <= 500:
+        return qs.filter(**{f"{field}__in": sorted(ids)})
+    return [row for row in qs if getattr(row, field) in ids]
+
+
+def proposal_rows(call: Call, ids: set[int] | None = None) -> tuple[list[str], list[list]]:
     ranking = {r.proposal_id: r for r in selectors.call_ranking(call=call, hydrate=False)}
     header = ["id", "title", "status", "organisation", "sector", "partners", "territories", "requested_amount",
               "evidence_level", "submitted_at", "n_reviews", "mean_score", "normalised_score", "spread",
@@ -29,6 +39,7 @@ def proposal_rows(call: Call) -> tuple[list[str], list[list]]:
     rows = []
     qs = (Proposal.objects.filter(call=call).select_related("organisation")
           .prefetch_related("partners", "territories").order_by("pk"))
+    qs = _only(qs, ids, "pk")
     for p in qs:
         r = ranking.get(p.pk)
         a = r.aggregate if r else None
@@ -41,14 +52,15 @@ def proposal_rows(call: Call) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def review_rows(call: Call) -> tuple[list[str], list[list]]:
+def review_rows(call: Call, ids: set[int] | None = None) -> tuple[list[str], list[list]]:
     criteria = list(call.criteria.all())
     # withdrawn_at: the review no longer counts (a conflict of its reviewer was accepted); it is kept here.
     header = ["proposal_id", "proposal_title", "reviewer_email", "status", "weighted_score", "submitted_at",
               "withdrawn_at", "comment"] + [f"score:{c.name}" for c in criteria] + [f"comment:{c.name}" for c in criteria]
     rows = []
-    for review in (Review.objects.filter(proposal__call=call).select_related("proposal", "reviewer")
-                   .prefetch_related("scores").order_by("proposal_id", "reviewer__email")):
+    reviews = _only(Review.objects.filter(proposal__call=call), ids, "proposal_id")
+    for review in (reviews.select_related("proposal", "reviewer").prefetch_related("scores")
+                   .order_by("proposal_id", "reviewer__email")):
         scores = {s.criterion_id: s for s in review.scores.all()}
         rows.append([review.proposal_id, review.proposal.title, review.reviewer.email, review.status,
                      review.weighted_score, review.submitted_at.isoformat() if review.submitted_at else "",
@@ -58,11 +70,12 @@ def review_rows(call: Call) -> tuple[list[str], list[list]]:
     return header, rows
 
 
-def decision_rows(call: Call) -> tuple[list[str], list[list]]:
+def decision_rows(call: Call, ids: set[int] | None = None) -> tuple[list[str], list[list]]:
     header = ["proposal_id", "proposal_title", "organisation", "sector", "requested_amount", "outcome", "reason",
               "decided_by", "decided_at", "released_at"]
     rows = []
-    for d in (Decision.objects.filter(proposal__call=call).select_related("proposal", "proposal__organisation",
+    decisions = _only(Decision.objects.filter(proposal__call=call), ids, "proposal_id")
+    for d in (decisions.select_related("proposal", "proposal__organisation",
                                                                           "decided_by").order_by("proposal_id")):
         rows.append([d.proposal_id, d.proposal.title, d.proposal.organisation.name, d.proposal.organisation.sector,
                      float(d.proposal.requested_amount), d.outcome, d.reason,
@@ -74,9 +87,10 @@ def decision_rows(call: Call) -> tuple[list[str], list[list]]:
 BUILDERS = {"proposals": proposal_rows, "reviews": review_rows, "decisions": decision_rows}
 
 
-def export_response(*, call: Call, what: str, fmt: str) -> HttpResponse:
-    header, rows = BUILDERS[what](call)
-    name = f"appel-{call.pk}-{what}.{fmt}"
+def export_response(*, call: Call, what: str, fmt: str, ids: set[int] | None = None) -> HttpResponse:
+    """The export `what` of the call, or of the proposals `ids` only (a selection)."""
+    header, rows = BUILDERS[what](call, ids)
+    name = f"appel-{call.pk}-{what}{'-selection' if ids is not None else ''}.{fmt}"
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)

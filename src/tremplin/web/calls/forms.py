@@ -183,3 +183,47 @@ class AssignmentCsvForm(forms.Form):
 class ManualAssignmentForm(forms.Form):
     proposal = forms.IntegerField(label=_("Proposition (numéro)"), min_value=1, max_value=MAX_ID)
     reviewer = forms.EmailField(label=_("Adresse e-mail de l'évaluateur"))
+
+
+class BulkDecisionForm(forms.Form):
+    """Decide many proposals of the list shown at once (issue 18, item 4)."""
+
+    MODES = (("selection", _("les propositions cochées")),
+             ("threshold", _("les propositions dont la moyenne atteint le seuil")),
+             ("suggestion", _("la suggestion sous contrainte budgétaire")))
+    mode = forms.ChoiceField(label=_("Décider pour"), choices=MODES, initial="selection")
+    threshold = forms.FloatField(label=_("Seuil de note moyenne (0 à 4)"), min_value=0, max_value=4, required=False)
+    outcome = forms.ChoiceField(label=_("Décision"), choices=Outcome.choices)
+    reason = forms.CharField(label=_("Motif et retour aux candidats"), max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+    others_outcome = forms.ChoiceField(
+        label=_("Pour les autres propositions de la liste"), required=False,
+        choices=[("", _("ne rien décider")), *Outcome.choices])
+    others_reason = forms.CharField(label=_("Motif pour les autres"), max_length=5000, required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2}))
+    overwrite = forms.BooleanField(label=_("Remplacer les décisions déjà enregistrées"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("mode") == "threshold" and data.get("threshold") is None:
+            self.add_error("threshold", _("Indiquez le seuil."))
+        if data.get("others_outcome") and not (data.get("others_reason") or "").strip():
+            self.add_error("others_reason", _("Le motif est obligatoire."))
+        return data
+
+
+class BulkAssignmentForm(forms.Form):
+    action = forms.ChoiceField(label=_("Action"), choices=(("assign", _("Affecter")), ("unassign", _("Retirer"))))
+    reviewer = forms.EmailField(label=_("Adresse e-mail de l'évaluateur"))
+
+
+class ExportSelectionForm(forms.Form):
+    """Which export of a selection: `<what>.<format>` (the button pressed)."""
+
+    export = forms.ChoiceField(choices=[(f"{what}.{fmt}", f"{what}.{fmt}") for what in ("proposals", "reviews",
+                                                                                          "decisions")
+                                        for fmt in ("csv", "xlsx")], required=False)
+
+    def what_and_format(self) -> tuple[str, str]:
+        what, fmt = (self.cleaned_data["export"] or "proposals.csv").split(".")
+        return what, fmt

@@ -52,7 +52,7 @@ def is_assigned_reviewer(user, obj) -> bool:
     return proposal.assignments.filter(reviewer=user).exists()
 
 
-rules.add_perm("calls.view_call_list", rules.is_authenticated)
+rules.add_perm("calls.view_call_list", rules.always_allow)  # public: open calls are for everyone to find
 rules.add_perm("calls.view_call", is_manager | call_is_visible)
 rules.add_perm("calls.add_call", is_manager)
 rules.add_perm("calls.change_call", is_manager)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -259,8 +260,10 @@ class CallRanking(Sequence):
     the reviews; a few queries whatever the size of the call.
     """
 
-    def __init__(self, *, call: Call):
+    def __init__(self, *, call: Call, keep: set[int] | None = None):
+        """`keep`: the ids the list shows (filters); rows keep their rank in the whole call."""
         self.call = call
+        self.keep = keep
         scored = FilteredRelation("reviews", condition=Q(reviews__status=ReviewStatus.SUBMITTED,
                                                         reviews__weighted_score__isnull=False,
                                                         reviews__withdrawn_at__isnull=True))
@@ -272,9 +275,12 @@ class CallRanking(Sequence):
         with connections[query.db].cursor() as cursor:
             cursor.execute(sql, params)
             self._order: list[tuple[int, int, float | None]] = cursor.fetchall()
+        # Positions (in the whole ranking) of the rows the list shows.
+        self._view = range(len(self._order)) if keep is None else [
+            i for i, row in enumerate(self._order) if row[0] in keep]
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._view)
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -292,28 +298,36 @@ class CallRanking(Sequence):
         """(proposal id, mean weighted score) of the reviewed proposals, best first."""
         return [(pk, mean) for pk, n, mean in self._order if n]
 
+    def ids(self) -> list[int]:
+        """Ids of the rows the list shows, in the order of the aggregate (ties not broken)."""
+        return [self._order[i][0] for i in self._view]
+
     def rows(self, start: int = 0, stop: int | None = None, *, hydrate: bool = True) -> list[RankedProposal]:
-        """Rows `start` to `stop` (positions in the ranking) with their aggregates; `hydrate` attaches the
-        proposals and decisions (otherwise only the amounts and outcomes)."""
-        order = self._order
-        stop = len(order) if stop is None else min(stop, len(order))
+        """Rows `start` to `stop` (positions in the list shown) with their aggregates and their rank in the whole
+        call; `hydrate` attaches the proposals and decisions (otherwise only the amounts and outcomes)."""
+        order, view = self._order, self._view
+        stop = len(view) if stop is None else min(stop, len(view))
         if start >= stop:
             return []
-        lo, hi = start, stop  # widened to whole groups of equal means: their order depends on the normalised score
+        # Widened to whole groups of equal means (in the whole ranking): their order depends on the normalised score
+        lo, hi = view[start], view[stop - 1] + 1
         while lo > 0 and order[lo][2] is not None and order[lo - 1][2] == order[lo][2]:
             lo -= 1
         while hi < len(order) and order[hi - 1][2] is not None and order[hi][2] == order[hi - 1][2]:
             hi += 1
         span = order[lo:hi]
+        first = start - bisect.bisect_left(view, lo)  # position in `shown` of the first row asked for
         aggregates = self._aggregates([pk for pk, n, _mean in span if n])
         empty = scoring.ProposalAggregate(None, 0, None, None, None, False)
         span.sort(key=lambda row: (row[2] is None, -(row[2] or 0),
                                    -(aggregates.get(row[0], empty).normalised or 0), row[0]))
+        ranks = {row[0]: lo + i + 1 for i, row in enumerate(span) if row[1]}
+        shown = span if self.keep is None else [row for row in span if row[0] in self.keep]
         rows = []
-        for position in range(start, stop):
-            pk, n, _mean = span[position - lo]
+        for offset in range(first, first + stop - start):
+            pk, n, _mean = shown[offset]
             aggregate = aggregates.get(pk) or scoring.ProposalAggregate(pk, 0, None, None, None, False)
-            rows.append(RankedProposal(pk, None, aggregate, 0, None, position + 1 if n else None))
+            rows.append(RankedProposal(pk, None, aggregate, 0, None, ranks.get(pk)))
         _attach(rows, call=self.call, hydrate=hydrate)
         return rows
 

@@ -8,12 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -42,6 +38,8 @@ from tremplin.web.calls.models import (
     Score,
 )
 from tremplin.web.core import validation
+from tremplin.web.core.audit import write_entry
+from tremplin.web.core.models import AuditAction
 from tremplin.web.problems.services import problem_mark_in_call
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -426,7 +424,7 @@ def assignments_auto(*, call: Call, by: User | None = None) -> AssignmentResult:
     with transaction.atomic():
         for p, r in result.pairs:  # one by one: every assignment reaches the audit log
             Assignment.objects.create(proposal_id=p, reviewer_id=r, source=AssignmentSource.AUTO, assigned_by=by)
-    _notify_assigned(call, [r for _p, r in result.pairs])
+    _notify_assigned(call, [r for _p, r in result.pairs], by)
     return result
 
 
@@ -443,7 +441,7 @@ def assignment_add(*, proposal: Proposal, reviewer: User, by: User | None = None
     if Assignment.objects.filter(proposal=proposal, reviewer=reviewer).exists():
         raise ValidationError(_("Cet évaluateur est déjà affecté à cette proposition."))
     assignment = Assignment.objects.create(proposal=proposal, reviewer=reviewer, source=source, assigned_by=by)
-    _notify_assigned(proposal.call, [reviewer.pk])
+    _notify_assigned(proposal.call, [reviewer.pk], by)
     return assignment
 
 
@@ -548,20 +546,15 @@ def assignments_import_csv(*, call: Call, content: bytes | str, by: User | None 
         for p, r in rows:
             Assignment.objects.create(proposal_id=p, reviewer_id=r, source=AssignmentSource.CSV, assigned_by=by)
             report.created += 1
-    _notify_assigned(call, [r for _p, r in rows])
+    _notify_assigned(call, [r for _p, r in rows], by)
     return report
 
 
-def _notify_assigned(call: Call, reviewer_ids: Sequence[int]) -> None:
+def _notify_assigned(call: Call, reviewer_ids: Sequence[int], by: User | None = None) -> None:
     """One e-mail per reviewer: how many proposals were assigned (no applicant identity, blind or not)."""
-    counts: dict[int, int] = defaultdict(int)
-    for r in reviewer_ids:
-        counts[r] += 1
-    for user in User.objects.filter(pk__in=counts):
-        body = render_to_string("calls/email/assigned.txt", {"call": call, "n": counts[user.pk], "user": user,
-                                                              "queue_url": reverse("calls:review-queue")})
-        send_mail(_("[Tremplin] Propositions à évaluer : %(call)s") % {"call": call.title}, body,
-                  settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=True)
+    from tremplin.web.calls.mails import notify_assigned
+
+    notify_assigned(call=call, reviewer_ids=reviewer_ids, by=by)
 
 
 # --- reviews -------------------------------------------------------------------------------------------------
@@ -664,14 +657,110 @@ def decisions_release(*, call: Call, by: User | None = None) -> int:
             proposal.decision.save(update_fields=["notified_at"])
         decisions = list(Decision.objects.filter(proposal__call=call, proposal__status=ProposalStatus.SUBMITTED)
                          .select_related("proposal", "proposal__organisation"))
-    for decision in decisions:
-        recipients = sorted(set(User.objects.filter(
-            memberships__organisation_id=decision.proposal.organisation_id, memberships__role="innovator"
-        ).values_list("email", flat=True)))
-        if not recipients:
-            continue
-        body = render_to_string("calls/email/decision.txt", {"call": call, "decision": decision,
-                                                              "proposal": decision.proposal})
-        send_mail(_("[Tremplin] Décision : %(title)s") % {"title": decision.proposal.title}, body,
-                  settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=True)
+    from tremplin.web.calls.mails import notify_decisions
+
+    notify_decisions(call=call, decisions=decisions, by=by)  # held in the outbox by default (calls.mails)
     return len(decisions)
+
+
+# --- bulk actions (issue 18, item 4) -------------------------------------------------------------------------
+
+
+def _call_proposals(call: Call, ids: Iterable[int], *, label: str) -> list[int]:
+    """`ids` as submitted proposals of `call`, or a ValidationError naming the others."""
+    ids = sorted(set(ids))
+    known = set(Proposal.objects.filter(call=call, status=ProposalStatus.SUBMITTED, pk__in=ids)
+                .values_list("pk", flat=True)) if ids else set()
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ValidationError({label: _("Propositions inconnues dans cet appel ou non soumises : %(ids)s")
+                               % {"ids": ", ".join(f"#{i}" for i in unknown[:20])}})
+    return ids
+
+
+def decisions_bulk(*, call: Call, chosen: Iterable[int], outcome: str, reason: str, others: Iterable[int] = (),
+                   others_outcome: str = "", others_reason: str = "", overwrite: bool = False,
+                   mode: str = "selection", by: User | None = None) -> dict[str, int]:
+    """Decide many proposals at once: `outcome` for `chosen`, and `others_outcome` (if any) for `others`.
+
+    Proposals already decided keep their decision unless `overwrite`. All or nothing: every id is checked before
+    anything is written. Each decision is audited like a single one, and the bulk action itself gets an entry on
+    the call (mode, outcomes, ids). Returns {"decided": n, "kept": n}.
+    """
+    _require_phase(call, Phase.DELIBERATION, Phase.RESULTS, action=_("Décider"))
+    if call.released:
+        raise ValidationError(_("Les décisions de cet appel sont déjà publiées."))
+    allowed = ", ".join(Outcome.values)
+    if outcome not in Outcome.values:
+        raise ValidationError({"outcome": _("Décision inconnue (valeurs permises : %(allowed)s).")
+                               % {"allowed": allowed}})
+    if others_outcome and others_outcome not in Outcome.values:
+        raise ValidationError({"others_outcome": _("Décision inconnue (valeurs permises : %(allowed)s).")
+                               % {"allowed": allowed}})
+    chosen = _call_proposals(call, chosen, label="chosen")
+    others = _call_proposals(call, others, label="others") if others_outcome else []
+    if not chosen and not others:
+        raise ValidationError(_("Aucune proposition ne correspond : rien n'a été décidé."))
+    if set(chosen) & set(others):
+        raise ValidationError(_("Une proposition ne peut pas recevoir deux décisions."))
+    reason, others_reason = (reason or "").strip(), (others_reason or "").strip()
+    if chosen and not reason:
+        raise ValidationError({"reason": _("Le motif est obligatoire.")})
+    if others and not others_reason:
+        raise ValidationError({"others_reason": _("Le motif est obligatoire.")})
+    decided = set(Decision.objects.filter(proposal_id__in=[*chosen, *others]).values_list("proposal_id", flat=True))
+    plan = [(pk, outcome, reason) for pk in chosen] + [(pk, others_outcome, others_reason) for pk in others]
+    if not overwrite:
+        plan = [item for item in plan if item[0] not in decided]
+    with transaction.atomic():
+        for pk, item_outcome, item_reason in plan:  # one by one: every decision reaches the audit log
+            Decision.objects.update_or_create(proposal_id=pk, defaults={
+                "outcome": item_outcome, "reason": item_reason, "decided_by": by})
+        summary: dict[str, list[int]] = defaultdict(list)
+        for pk, item_outcome, _reason in plan:
+            summary[item_outcome].append(pk)
+        write_entry(action=AuditAction.UPDATE, instance=call, actor=by, changes={"bulk_decisions": [None, {
+            "mode": mode, "overwrite": overwrite, "kept": len(chosen) + len(others) - len(plan), **summary}]})
+    return {"decided": len(plan), "kept": len(chosen) + len(others) - len(plan)}
+
+
+def assignments_bulk(*, call: Call, proposals: Iterable[int], reviewer: User, action: str,
+                     by: User | None = None) -> dict[str, int]:
+    """Assign `reviewer` to many proposals, or take them off many (`action`: "assign" or "unassign").
+
+    All or nothing: conflicts (assign) or submitted reviews (unassign) on any of them refuse the whole action,
+    naming the proposals. Already assigned (or not assigned) proposals are skipped. Returns {"done", "skipped"}.
+    """
+    _assignable(call)
+    if action not in ("assign", "unassign"):
+        raise ValidationError({"action": _("Action inconnue (valeurs permises : assign, unassign).")})
+    ids = _call_proposals(call, proposals, label="proposals")
+    if not ids:
+        raise ValidationError({"proposals": _("Cochez au moins une proposition.")})
+    current = set(Assignment.objects.filter(proposal__call=call, proposal_id__in=ids, reviewer=reviewer)
+                  .values_list("proposal_id", flat=True))
+    if action == "assign":
+        if not reviewer.memberships.filter(role="reviewer").exists():
+            raise ValidationError({"reviewer": _("Cette personne n'a pas le rôle d'évaluateur.")})
+        forbidden = selectors.forbidden_pairs(call=call)
+        conflicted = [pk for pk in ids if (pk, reviewer.pk) in forbidden]
+        if conflicted:
+            raise ValidationError({"reviewer": _("Conflit d'intérêts avec les propositions %(ids)s : rien n'a été "
+                                                 "affecté.") % {"ids": ", ".join(f"#{i}" for i in conflicted)}})
+        todo = [pk for pk in ids if pk not in current]
+        with transaction.atomic():
+            for pk in todo:  # one by one: every assignment reaches the audit log
+                Assignment.objects.create(proposal_id=pk, reviewer=reviewer, source=AssignmentSource.MANUAL,
+                                          assigned_by=by)
+        _notify_assigned(call, [reviewer.pk] * len(todo), by)
+        return {"done": len(todo), "skipped": len(ids) - len(todo)}
+    reviewed = sorted(Review.objects.filter(proposal_id__in=current, reviewer=reviewer,
+                                            status=ReviewStatus.SUBMITTED).values_list("proposal_id", flat=True))
+    if reviewed:
+        raise ValidationError({"reviewer": _("Évaluations déjà soumises sur les propositions %(ids)s : aucune "
+                                             "affectation n'a été retirée.")
+                               % {"ids": ", ".join(f"#{i}" for i in reviewed)}})
+    with transaction.atomic():
+        for assignment in Assignment.objects.filter(proposal_id__in=current, reviewer=reviewer):
+            assignment_remove(assignment=assignment)
+    return {"done": len(current), "skipped": len(ids) - len(current)}

@@ -10,21 +10,27 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tremplin.web.accounts.models import Sector, User
+from tremplin.web.accounts.models import Sector, Territory, User
 from tremplin.web.calls import exports, selectors, services
 from tremplin.web.calls.anonymise import UnreadablePdf, pdf_without_identity
+from tremplin.web.calls.filters import UNDECIDED, CallFilters, ProposalFilters
+from tremplin.web.calls.filters import proposal_ids as filters_ids
 from tremplin.web.calls.forms import (
     AssignmentCsvForm,
     AttachmentForm,
     BudgetLineFormSet,
+    BulkAssignmentForm,
+    BulkDecisionForm,
     CallForm,
     ConflictDecisionForm,
     ConflictForm,
     CriterionFormSet,
     DecisionForm,
+    ExportSelectionForm,
     ManualAssignmentForm,
     NoteForm,
     ProposalForm,
@@ -45,12 +51,15 @@ from tremplin.web.calls.models import (
     ReviewStatus,
 )
 from tremplin.web.calls.selection import KnapsackItem, knapsack
-from tremplin.web.core.access import LOGGED_IN, Expect, only_roles, view_access
+from tremplin.web.core.access import PUBLIC, Expect, only_roles, view_access
 from tremplin.web.core.querystring import query_float
 from tremplin.web.core.uploads import upload_limit, upload_refusal
+from tremplin.web.core.validation import parse_id
 
 MANAGERS = ("admin", "programme_manager")
 RANKING_PAGE_SIZE = 100
+ASSIGNMENT_PAGE_SIZE = 100
+CALL_PAGE_SIZE = 50
 SUGGESTION_AUTO_MAX = 2000
 # Platform admins are superusers: every permission is granted to them (Django ModelBackend).
 ADMIN_200 = {"admin": 200}
@@ -86,11 +95,19 @@ def _form_errors(form, exc: ValidationError) -> None:
 # --- calls ---------------------------------------------------------------------------------------------------
 
 
-@view_access("calls.view_call_list", expect=LOGGED_IN)
+@view_access("calls.view_call_list", public=True, expect=PUBLIC)
 def call_list(request):
-    calls = list(selectors.call_list_for_user(user=request.user))
+    """The calls: public (anonymous visitors see the open calls by default, and any call that is not a draft),
+    with search and filters (text, sector, territory, phase)."""
+    user = request.user
+    filters = CallFilters.from_query(request.GET, default_phase="" if user.is_authenticated else Phase.OPEN)
+    calls = [c for c in filters.apply(selectors.call_list_for_user(user=user)) if filters.keep(c)]
+    page = Paginator(calls, CALL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "calls/call_list.html", {
-        "calls": calls, "can_add": request.user.has_perm("calls.add_call")})
+        "page": page, "calls": page.object_list, "filters": filters, "can_add": user.has_perm("calls.add_call"),
+        "sectors": Sector.choices, "territories": Territory.objects.order_by("code").only("pk", "code", "name"),
+        "phases": [(p, label) for p, label in Phase.choices if p != Phase.DRAFT or selectors.is_manager(user)],
+        "show_counts": user.is_authenticated})
 
 
 @require_http_methods(["GET", "POST"])
@@ -109,17 +126,23 @@ def call_create(request):
     return render(request, "calls/call_form.html", {"form": form, "title": _("Nouvel appel de solutions")})
 
 
-@view_access("calls.view_call", expect=Expect(anonymous=302, default=200, sample="call"), get_object=_call)
+@view_access("calls.view_call", public=True, expect=Expect(anonymous=200, default=200, sample="call"),
+             get_object=_call)
 def call_detail(request, pk: int, obj: Call):
+    """A call's page, public once the call is open: what an applicant needs (text, conditions, dates, grid).
+    Anonymous visitors do not see the network's problems behind it (problems are not public) nor any
+    proposal; the applicants' identity is never on this page, blind call or not."""
     user = request.user
     context = {
         "call": obj, "phase": obj.phase, "phases": Phase, "criteria": list(obj.criteria.all()),
-        "problems": list(obj.problems.all()), "territories": list(obj.eligible_territories.all()),
+        "problems": list(obj.problems.all()) if user.is_authenticated else [],
+        "territories": list(obj.eligible_territories.all()),
         "sectors": [Sector(s).label for s in obj.eligible_sectors],
         "can_manage": user.has_perm("calls.manage_call", obj),
         "can_propose": user.has_perm("calls.add_proposal", obj),
         "can_declare": user.has_perm("calls.declare_conflict", obj),
-        "my_proposals": list(selectors.my_proposals(user=user).filter(call=obj)),
+        "my_proposals": list(selectors.my_proposals(user=user).filter(call=obj)) if user.is_authenticated else [],
+        "login_to_propose": not user.is_authenticated and obj.phase == Phase.OPEN,
     }
     if context["can_manage"]:
         counts = dict(obj.proposals.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
@@ -472,14 +495,21 @@ def conflict_delete(request, pk: int, obj: Call):
 
 @view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
 def call_assignments(request, pk: int, obj: Call):
-    proposals = list(Proposal.objects.filter(call=obj, status=ProposalStatus.SUBMITTED)
-                     .select_related("organisation").order_by("pk"))
+    filters = ProposalFilters.from_query(request.GET)
+    listed = Proposal.objects.filter(call=obj, status=ProposalStatus.SUBMITTED)
+    if filters.active:
+        listed = filters.apply_scores(filters.apply(listed))
+    page = Paginator(listed.select_related("organisation").order_by("pk"), ASSIGNMENT_PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    proposals = list(page.object_list)
+    shown = [p.pk for p in proposals]
     assignments: dict[int, list[Assignment]] = {}
-    for a in Assignment.objects.filter(proposal__call=obj).select_related("reviewer").order_by("reviewer__email"):
+    for a in (Assignment.objects.filter(proposal__call=obj, proposal_id__in=shown).select_related("reviewer")
+              .order_by("reviewer__email")):
         assignments.setdefault(a.proposal_id, []).append(a)
-    done = set(Review.objects.filter(proposal__call=obj, status=ReviewStatus.SUBMITTED, withdrawn_at__isnull=True)
+    done = set(Review.objects.filter(proposal_id__in=shown, status=ReviewStatus.SUBMITTED, withdrawn_at__isnull=True)
                .values_list("proposal_id", "reviewer_id"))
-    withdrawn = set(Review.objects.filter(proposal__call=obj, withdrawn_at__isnull=False)
+    withdrawn = set(Review.objects.filter(proposal_id__in=shown, withdrawn_at__isnull=False)
                     .values_list("proposal_id", "reviewer_id"))
     conflicted = selectors.forbidden_pairs(call=obj)
     loads = list(selectors.reviewer_pool().annotate(
@@ -488,7 +518,8 @@ def call_assignments(request, pk: int, obj: Call):
                   (a.proposal_id, a.reviewer_id) in conflicted) for a in assignments.get(p.pk, [])])
             for p in proposals]
     return render(request, "calls/assignments.html", {
-        "call": obj, "rows": rows, "loads": loads, "manual_form": ManualAssignmentForm(),
+        "call": obj, "rows": rows, "loads": loads, "manual_form": ManualAssignmentForm(), "page": page,
+        "filters": filters, "bulk_form": BulkAssignmentForm(), **_filter_choices(),
         "pending_conflicts": Conflict.objects.filter(call=obj, status=ConflictStatus.REQUESTED).count(),
         "csv_form": AssignmentCsvForm(), "can_assign": obj.phase in (Phase.OPEN, Phase.REVIEW)})
 
@@ -596,20 +627,23 @@ def call_conflicts_manage(request, pk: int, obj: Call):
 
 
 def _suggestion(call: Call, ranking: selectors.CallRanking, min_score: float) -> tuple[set[int], object]:
-    """Knapsack over the proposals whose mean score reaches `min_score` (value = mean weighted score)."""
-    items = [KnapsackItem(pk, amount, mean) for pk, amount, mean in ranking.scored(min_score)]
+    """Knapsack over the proposals of the list (all, or those the filters keep) whose mean score reaches
+    `min_score` (value = mean weighted score), within the call's envelope."""
+    items = [KnapsackItem(pk, amount, mean) for pk, amount, mean in ranking.scored(min_score)
+             if ranking.keep is None or pk in ranking.keep]
     result = knapsack(items, call.budget_envelope)
     return set(result.chosen), result
 
 
 def _min_score(request) -> float:
-    return query_float(request.GET, "min_score", default=0.0, minimum=0.0, maximum=4.0)
+    return _min_score_from(request.GET)
 
 
 @view_access("calls.manage_call", get_object=_call, expect=only_roles(*MANAGERS, sample="call"))
 def call_ranking(request, pk: int, obj: Call):
     # One aggregate query orders the proposals; only the displayed page is computed in full (CallRanking).
-    ranking = selectors.CallRanking(call=obj)
+    filters = ProposalFilters.from_query(request.GET)
+    ranking = selectors.CallRanking(call=obj, keep=filters_ids(call=obj, filters=filters) if filters.active else None)
     min_score = _min_score(request)
     # The suggestion is computed at once for usual calls, on request for very large ones (it takes ~0.1 s
     # per 10,000 candidates).
@@ -622,7 +656,8 @@ def call_ranking(request, pk: int, obj: Call):
         # Labels translated once, not in each row's form.
         "outcomes": [(value, str(label)) for value, label in Outcome.choices], "min_score": min_score,
         "can_decide": obj.phase in (Phase.DELIBERATION, Phase.RESULTS) and not obj.released,
-        "decided_budget": decided_budget, "undecided": undecided,
+        "decided_budget": decided_budget, "undecided": undecided, "filters": filters, "total": len(ranking),
+        "bulk_form": BulkDecisionForm(initial={"threshold": min_score or None}), **_filter_choices(),
     })
 
 
@@ -676,3 +711,115 @@ def call_results(request, pk: int):
     selected = list(Proposal.objects.filter(call=call, selected_at__isnull=False)
                     .select_related("organisation").prefetch_related("partners").order_by("title"))
     return render(request, "calls/results.html", {"call": call, "selected": selected})
+
+
+# --- bulk actions and selections (issue 18, item 4) ----------------------------------------------------------
+
+
+def _filter_choices() -> dict:
+    """Choices of the proposal filters' form (sectors, territories, decision statuses)."""
+    return {"sectors": Sector.choices, "territories": Territory.objects.order_by("code").only("pk", "code", "name"),
+            "statuses": [(UNDECIDED, _("sans décision")), *[(v, str(label)) for v, label in Outcome.choices]]}
+
+
+def _posted_ids(request) -> set[int]:
+    """The proposals ticked in a list (`ids`), validated; at most 20,000."""
+    return {i for i in (parse_id(v) for v in request.POST.getlist("ids")[:20_000]) if i is not None}
+
+
+def _listed(call: Call, filters: ProposalFilters) -> selectors.CallRanking:
+    return selectors.CallRanking(call=call, keep=filters_ids(call=call, filters=filters) if filters.active else None)
+
+
+def _back(name: str, call: Call, filters: ProposalFilters) -> str:
+    query = filters.querystring()
+    return reverse(name, args=[call.pk]) + (f"?{query}" if query else "")
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="call",
+                           methods=("POST",)))
+def decisions_bulk(request, pk: int, obj: Call):
+    """Decide in one step: the ticked proposals, those of the list whose mean reaches a threshold, or the
+    budget-constrained suggestion; optionally another decision for the rest of the list (filters kept)."""
+    filters = ProposalFilters.from_query(request.POST)
+    form = BulkDecisionForm(request.POST)
+    back = _back("calls:call-ranking", obj, filters)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    data = form.cleaned_data
+    ranking = _listed(obj, filters)
+    listed = set(ranking.ids())
+    if data["mode"] == "selection":
+        chosen = _posted_ids(request)
+        if not chosen:
+            messages.error(request, _("Cochez au moins une proposition."))
+            return redirect(back)
+    elif data["mode"] == "threshold":
+        chosen = {p for p, mean in ranking.means() if mean >= data["threshold"] - 1e-9 and p in listed}
+    else:
+        chosen, _result = _suggestion(obj, ranking, _min_score_from(request.POST))
+    others = listed - chosen if data["others_outcome"] else set()
+    try:
+        result = services.decisions_bulk(
+            call=obj, chosen=chosen, outcome=data["outcome"], reason=data["reason"], others=others,
+            others_outcome=data["others_outcome"], others_reason=data["others_reason"],
+            overwrite=data["overwrite"], mode=data["mode"], by=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, _("%(n)s décision(s) enregistrée(s) (non publiées).") % {"n": result["decided"]})
+        if result["kept"]:
+            messages.info(request, _("%(n)s proposition(s) déjà décidée(s) gardent leur décision.")
+                          % {"n": result["kept"]})
+    return redirect(back)
+
+
+def _min_score_from(params) -> float:
+    return query_float(params, "min_score", default=0.0, minimum=0.0, maximum=4.0)
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="call",
+                           methods=("POST",)))
+def assignments_bulk(request, pk: int, obj: Call):
+    """Assign a reviewer to the ticked proposals, or take them off (all or nothing)."""
+    filters = ProposalFilters.from_query(request.POST)
+    back = _back("calls:call-assignments", obj, filters)
+    form = BulkAssignmentForm(request.POST)
+    reviewer = User.objects.filter(email__iexact=form.cleaned_data["reviewer"]).first() if form.is_valid() else None
+    if reviewer is None:
+        messages.error(request, _("Indiquez l'adresse d'un évaluateur et une action."))
+        return redirect(back)
+    try:
+        result = services.assignments_bulk(call=obj, proposals=_posted_ids(request), reviewer=reviewer,
+                                           action=form.cleaned_data["action"], by=request.user)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        done = _("%(n)s affectation(s) créée(s).") if form.cleaned_data["action"] == "assign" \
+            else _("%(n)s affectation(s) retirée(s).")
+        messages.success(request, done % {"n": result["done"]})
+        if result["skipped"]:
+            messages.info(request, _("%(n)s proposition(s) inchangée(s).") % {"n": result["skipped"]})
+    return redirect(back)
+
+
+@require_POST
+@view_access("calls.manage_call", get_object=_call,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 200), sample="call",
+                           methods=("POST",)))
+def export_selection(request, pk: int, obj: Call):
+    """Export the ticked proposals (or, none ticked, the list the filters keep): proposals, reviews, decisions."""
+    form = ExportSelectionForm(request.POST)
+    if not form.is_valid():
+        raise Http404
+    ids = _posted_ids(request) or set(_listed(obj, ProposalFilters.from_query(request.POST)).ids())
+    ids &= set(Proposal.objects.filter(call=obj).values_list("pk", flat=True))
+    what, fmt = form.what_and_format()
+    return exports.export_response(call=obj, what=what, fmt=fmt, ids=ids)

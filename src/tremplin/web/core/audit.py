@@ -17,7 +17,7 @@ from tremplin.web.core.models import AuditAction, AuditLog
 # Apps whose models are audited (later capability apps add themselves here).
 TRACKED_APP_LABELS = {
     "accounts", "core", "jobs", "problems", "calls", "portfolio", "evaluations", "funding",
-    "scaleup", "horizon", "campaign", "account", "mfa", "authtoken",
+    "scaleup", "horizon", "campaign", "account", "mfa", "authtoken", "notifications",
 }
 UNTRACKED_MODELS = {"core.auditlog"}
 SECRET_FIELDS = {"password", "key", "data", "secret", "token", "key_hash"}

@@ -25,3 +25,5 @@ class ProblemsConfig(AppConfig):
             return {"problem_hints": problem_dashboard_hints(user=request.user)}
 
         register_widget(DashboardWidget("problems/_dashboard_panel.html", hints, order=20))
+
+        from tremplin.web.problems import notify  # noqa: F401  (follows and their events: notifications app)

@@ -114,6 +114,20 @@ class MergeForm(forms.Form):
                                           .order_by("title"))
 
 
+class CommentForm(forms.Form):
+    text = forms.CharField(label=_("Votre commentaire"), max_length=3000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class FlagForm(forms.Form):
+    reason = forms.CharField(label=_("Pourquoi le signaler ?"), max_length=300, required=False)
+
+
+class ModerationForm(forms.Form):
+    action = forms.ChoiceField(choices=(("hide", _("Masquer")), ("restore", _("Rétablir")), ("keep", _("Garder"))))
+    reason = forms.CharField(label=_("Motif (affiché à la place du commentaire masqué)"), max_length=300,
+                             required=False)
+
+
 class WeightsForm(forms.ModelForm):
     class Meta:
         model = PriorityWeights

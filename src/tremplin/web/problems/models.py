@@ -274,3 +274,55 @@ class Answer(models.Model):
         if self.scale is not None:
             return str(self.scale)
         return self.choice or self.text
+
+
+class CommentStatus(models.TextChoices):
+    PUBLISHED = "published", _("publié")
+    HIDDEN = "hidden", _("masqué par la modération")
+
+
+class ProblemComment(models.Model):
+    """A comment on a problem, published at once and moderated by programme managers afterwards (anyone can flag
+    a comment; a manager hides it with a reason, or keeps it)."""
+
+    problem = models.ForeignKey(Problem, verbose_name=_("problématique"), on_delete=models.CASCADE,
+                                related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("auteur"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="problem_comments")
+    text = models.TextField(_("commentaire"), max_length=3000)
+    status = models.CharField(_("statut"), max_length=16, choices=CommentStatus.choices,
+                              default=CommentStatus.PUBLISHED, db_index=True)
+    created_at = models.DateTimeField(_("écrit le"), auto_now_add=True)
+    moderated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("modéré par"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    moderated_at = models.DateTimeField(_("modéré le"), null=True, blank=True)
+    moderation_reason = models.CharField(_("motif de la modération"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("commentaire")
+        verbose_name_plural = _("commentaires")
+        ordering = ["problem", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.problem_id} #{self.pk}"
+
+
+class CommentFlag(models.Model):
+    """A user's report of a comment to the moderators (once per user); resolved when a manager decides."""
+
+    comment = models.ForeignKey(ProblemComment, verbose_name=_("commentaire"), on_delete=models.CASCADE,
+                                related_name="flags")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("signalé par"), on_delete=models.CASCADE,
+                             related_name="+")
+    reason = models.CharField(_("motif du signalement"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("signalé le"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("traité le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("signalement")
+        verbose_name_plural = _("signalements")
+        ordering = ["comment", "created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["comment", "user"], name="problems_one_flag_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.comment_id} ⚑ {self.user_id}"

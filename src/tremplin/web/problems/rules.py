@@ -38,6 +38,16 @@ def belongs_to_another_organisation(user, problem) -> bool:
     return user.memberships.exclude(organisation_id=problem.organisation_id).exists()
 
 
+@rules.predicate
+def problem_not_merged(user, problem) -> bool:
+    return problem is not None and problem.status != "merged"
+
+
+@rules.predicate
+def is_not_comment_author(user, comment) -> bool:
+    return comment is not None and user.is_authenticated and comment.author_id != user.pk
+
+
 is_manager = is_platform_admin | is_programme_manager
 is_network_member = has_role("network_member")
 
@@ -49,6 +59,10 @@ rules.add_perm("problems.endorse_problem", problem_is_open & belongs_to_another_
 rules.add_perm("problems.manage_problem", is_manager)
 rules.add_perm("problems.merge_problem", is_manager)
 rules.add_perm("problems.change_weights", is_manager)
+# Comments (issue 18, item 10): members of the network comment, anyone signed in flags, managers moderate.
+rules.add_perm("problems.comment_problem", has_membership & problem_not_merged)
+rules.add_perm("problems.flag_comment", is_not_comment_author)
+rules.add_perm("problems.moderate_comment", is_manager)
 # Consultations: read by everyone (results are public), answered by every signed-in user, run by managers.
 rules.add_perm("problems.view_consultation", rules.always_allow)
 rules.add_perm("problems.respond_consultation", rules.is_authenticated)

@@ -16,6 +16,7 @@ from tremplin.web.problems.models import (
     ConsultationResponse,
     PriorityWeights,
     Problem,
+    ProblemComment,
     ProblemStatus,
     Question,
     QuestionKind,
@@ -125,6 +126,18 @@ class QuestionTally:
     counts: list[tuple[str, int, int]]  # (label, count, percent)
     mean: float | None = None
     texts: list[str] = field(default_factory=list)
+
+
+def problem_comments(*, problem: Problem) -> list[ProblemComment]:
+    """The problem's comments, oldest first, with their authors (one query)."""
+    return list(problem.comments.select_related("author", "moderated_by"))
+
+
+def comments_to_moderate() -> QuerySet[ProblemComment]:
+    """Comments with open flags first (most flagged first), then every other comment, newest first."""
+    return (ProblemComment.objects.select_related("problem", "author", "moderated_by")
+            .annotate(open_flags=Count("flags", filter=Q(flags__resolved_at__isnull=True)))
+            .order_by("-open_flags", "-created_at", "-pk"))
 
 
 def consultation_tallies(*, consultation: Consultation, with_texts: bool = False) -> tuple[int, list[QuestionTally]]:

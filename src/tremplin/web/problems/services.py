@@ -12,14 +12,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tremplin.web.accounts.models import Organisation, Territory, User
+from tremplin.web.core import validation
+from tremplin.web.problems import notify
 from tremplin.web.problems.models import (
     STRATEGIC_FIT_MAX,
     Answer,
+    CommentFlag,
+    CommentStatus,
     Consultation,
     ConsultationResponse,
     Endorsement,
     PriorityWeights,
     Problem,
+    ProblemComment,
     ProblemStatus,
     Question,
     QuestionKind,
@@ -94,6 +99,7 @@ def problem_change_status(*, problem: Problem, status: str, reason: str = "", us
     problem.status = status
     problem.status_reason = reason
     problem.save(update_fields=["status", "status_reason", "updated_at"])
+    notify.status_changed(problem=problem, actor=user)
     return problem
 
 
@@ -117,6 +123,7 @@ def problem_mark_in_call(*, problem: Problem, call) -> Problem:
     problem.status = S.IN_CALL
     problem.status_reason = _("Appel : %(call)s") % {"call": call}
     problem.save(update_fields=["status", "status_reason", "updated_at"])
+    notify.entered_call(problem=problem, call=call, actor=getattr(call, "created_by", None))
     return problem
 
 
@@ -155,6 +162,77 @@ def endorsement_delete(*, endorsement: Endorsement, user: User) -> None:
     endorsement.delete()
 
 
+# --- comments and their moderation (issue 18, item 10) -----------------------------------------------------
+
+
+COMMENT_MAX_LENGTH = 3000
+
+
+def comment_add(*, problem: Problem, user: User, text: str) -> ProblemComment:
+    """A member of the network comments a problem (published at once; managers moderate afterwards)."""
+    if not user.is_authenticated or not user.roles:
+        raise PermissionDenied
+    if problem.status == S.MERGED:
+        raise ValidationError(_("Cette problématique a été fusionnée : commentez celle qui la remplace."))
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError({"text": _("Le commentaire est vide.")})
+    if len(text) > COMMENT_MAX_LENGTH:  # a TextField's max_length is not checked by full_clean
+        raise ValidationError({"text": _("%(n)s caractères au plus.") % {"n": COMMENT_MAX_LENGTH}})
+    if validation.has_nul(text):
+        raise ValidationError({"text": validation.nul_error()})
+    comment = ProblemComment(problem=problem, author=user, text=text)
+    comment.full_clean()
+    comment.save()
+    return comment
+
+
+def comment_flag(*, comment: ProblemComment, user: User, reason: str = "") -> CommentFlag:
+    """Report a comment to the moderators (once per user, never one's own)."""
+    if comment.author_id == user.pk:
+        raise ValidationError(_("Vous ne pouvez pas signaler votre propre commentaire."))
+    if comment.status != CommentStatus.PUBLISHED:
+        raise ValidationError(_("Ce commentaire est déjà masqué."))
+    reason = (reason or "").strip()[:300]
+    if validation.has_nul(reason):
+        raise ValidationError({"reason": validation.nul_error()})
+    if CommentFlag.objects.filter(comment=comment, user=user).exists():
+        raise ValidationError(_("Vous avez déjà signalé ce commentaire."))
+    try:
+        with transaction.atomic():
+            return CommentFlag.objects.create(comment=comment, user=user, reason=reason)
+    except IntegrityError as exc:
+        raise ValidationError(_("Vous avez déjà signalé ce commentaire.")) from exc
+
+
+MODERATION_ACTIONS = ("hide", "restore", "keep")
+
+
+def comment_moderate(*, comment: ProblemComment, action: str, by: User, reason: str = "") -> ProblemComment:
+    """A manager hides a comment (a reason is required and shown in its place), restores it, or keeps it as it
+    is; its open flags are resolved either way."""
+    if action not in MODERATION_ACTIONS:
+        raise ValidationError({"action": _("Action inconnue (permises : %(allowed)s).")
+                               % {"allowed": ", ".join(MODERATION_ACTIONS)}})
+    reason = (reason or "").strip()
+    if action == "hide" and not reason:
+        raise ValidationError({"reason": _("Indiquez le motif.")})
+    if validation.has_nul(reason):
+        raise ValidationError({"reason": validation.nul_error()})
+    now = timezone.now()
+    with transaction.atomic():
+        if action != "keep":
+            comment.status = CommentStatus.HIDDEN if action == "hide" else CommentStatus.PUBLISHED
+            comment.moderation_reason = reason if action == "hide" else ""
+        comment.moderated_by, comment.moderated_at = by, now
+        comment.full_clean()
+        comment.save()
+        for flag in comment.flags.filter(resolved_at__isnull=True):  # one by one: audited
+            flag.resolved_at = now
+            flag.save(update_fields=["resolved_at"])
+    return comment
+
+
 def problem_merge(*, source: Problem, target: Problem, reason: str = "", user: User | None = None) -> Problem:
     """Merge the duplicate `source` into `target`.
 
@@ -191,6 +269,7 @@ def problem_merge(*, source: Problem, target: Problem, reason: str = "", user: U
         source.status_reason = (reason or "").strip() or _("Doublon de « %(title)s ».") % {"title": target.title}
         source.save(update_fields=["status", "merged_into", "status_reason", "updated_at"])
         target.save(update_fields=["updated_at"])
+        notify.merged(source=source, target=target, actor=user)
     return target
 
 

@@ -19,9 +19,12 @@ from tremplin.web.core.access import LOGGED_IN, PUBLIC, Expect, only_roles, view
 from tremplin.web.core.querystring import query_choice, query_id, query_text
 from tremplin.web.problems import exports, selectors, services
 from tremplin.web.problems.forms import (
+    CommentForm,
     ConsultationForm,
     EndorsementForm,
+    FlagForm,
     MergeForm,
+    ModerationForm,
     ProblemForm,
     ProblemManageForm,
     QuestionFormSet,
@@ -35,6 +38,7 @@ from tremplin.web.problems.models import (
     Endorsement,
     PriorityWeights,
     Problem,
+    ProblemComment,
     ProblemStatus,
 )
 from tremplin.web.problems.scoring import COMPONENTS
@@ -142,7 +146,16 @@ def problem_detail(request, pk: int, obj: Problem):
         "similar": selectors.similar_problems(title=obj.title, description=obj.description, exclude_pk=obj.pk)
         if obj.is_open else [],
         "consultations": list(obj.consultations.all()),
+        **_comments_context(request, obj),
     })
+
+
+def _comments_context(request, problem: Problem) -> dict:
+    user = request.user
+    return {"comments": selectors.problem_comments(problem=problem),
+            "can_comment": user.has_perm("problems.comment_problem", problem),
+            "can_moderate": user.has_perm("problems.moderate_comment"),
+            "comment_form": CommentForm(), "flag_form": FlagForm()}
 
 
 @require_http_methods(["GET", "POST"])
@@ -252,6 +265,83 @@ def weights_edit(request):
             return redirect("problems:problem-list")
     return render(request, "problems/weights_form.html", {"form": form, "weights": weights},
                   status=400 if form.errors else 200)
+
+
+# --- comments (issue 18, item 10) --------------------------------------------------------------------------
+
+
+def _comment(request, pk: int, **kwargs) -> ProblemComment:
+    return get_object_or_404(ProblemComment.objects.select_related("problem", "author"), pk=pk)
+
+
+def _comments_response(request, problem: Problem):
+    if request.htmx:
+        return render(request, "problems/_comments.html", {"problem": problem, **_comments_context(request, problem)})
+    return redirect(reverse("problems:problem-detail", args=[problem.pk]) + "#comments")
+
+
+@require_http_methods(["POST"])
+@view_access("problems.comment_problem", get_object=_problem,
+             expect=Expect(anonymous=302, default=302, sample="problem", methods=("POST",)))
+def comment_add(request, pk: int, obj: Problem):
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.comment_add(problem=obj, user=request.user, text=form.cleaned_data["text"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Commentaire publié."))
+    else:
+        messages.error(request, _("Le commentaire est vide ou trop long (3 000 caractères au plus)."))
+    return _comments_response(request, obj)
+
+
+@require_http_methods(["POST"])
+@view_access("problems.flag_comment", get_object=_comment,
+             expect=Expect(anonymous=302, default=302, sample="comment", methods=("POST",)))
+def comment_flag(request, pk: int, obj: ProblemComment):
+    form = FlagForm(request.POST)
+    try:
+        services.comment_flag(comment=obj, user=request.user,
+                              reason=form.cleaned_data["reason"] if form.is_valid() else "")
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Merci : le commentaire est signalé aux modérateurs."))
+    return _comments_response(request, obj.problem)
+
+
+@view_access("problems.moderate_comment", expect=only_roles(*MANAGERS))
+def comment_moderation(request):
+    """Managers: flagged comments first, then every comment, newest first."""
+    page = Paginator(selectors.comments_to_moderate(), 50).get_page(request.GET.get("page"))
+    return render(request, "problems/comment_moderation.html", {"page": page, "form": ModerationForm()})
+
+
+@require_http_methods(["POST"])
+@view_access("problems.moderate_comment", get_object=_comment,
+             expect=Expect(anonymous=302, default=403, roles=dict.fromkeys(MANAGERS, 302), sample="comment",
+                           methods=("POST",)))
+def comment_moderate(request, pk: int, obj: ProblemComment):
+    form = ModerationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choisissez une action."))
+    else:
+        try:
+            services.comment_moderate(comment=obj, action=form.cleaned_data["action"], by=request.user,
+                                      reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            for message in exc.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, _("Modération enregistrée."))
+    back = request.POST.get("next", "")
+    if back == "problem":
+        return redirect(reverse("problems:problem-detail", args=[obj.problem_id]) + "#comments")
+    return redirect("problems:comment-moderation")
 
 
 # --- consultations -----------------------------------------------------------------------------------------
