@@ -16,7 +16,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tremplin.commands.data import _fail, _progress, console, out
+from tremplin.commands.data import console, out, progress_bar
+from tremplin.commands.flags import fail
 
 
 def _setup_django() -> None:
@@ -26,19 +27,20 @@ def _setup_django() -> None:
 
         django.setup()
     except Exception as exc:  # noqa: BLE001 - a misconfiguration (SECRET_KEY, DATABASE_URL) is told plainly
-        _fail(f"the platform's settings could not be loaded: {exc}")
+        fail(f"the platform's settings could not be loaded: {exc}")
 
 
 def _run(operation: str, description: str, **kwargs) -> dict:
     """Set Django up, then run `tremplin.web.core.backup.<operation>` under a progress bar."""
     _setup_django()
+    # after django.setup(): the service imports the platform's models
     from tremplin.web.core import backup as service  # noqa: PLC0415 -- slow import
 
     try:
-        with _progress(description) as progress:
+        with progress_bar(description) as progress:
             return getattr(service, operation)(progress=progress, **kwargs)
     except service.BackupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _summary(rows: list[tuple[str, str]]) -> None:
