@@ -53,8 +53,9 @@ DATA_PREFIX = "data"
 SQLITE_MEMBER = f"{DB_DIR}/tremplin.sqlite3"
 PG_MEMBER = f"{DB_DIR}/tremplin.pgdump"
 CHUNK = 1024 * 1024
-# Tables that a bare `migrate` already fills: a database holding rows only there is empty.
-MIGRATE_ONLY_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+# Tables that a bare `migrate` already fills: a database holding rows only there is empty. django_q_schedule:
+# the horizon and notifications migrations create the worker's periodic schedules.
+MIGRATE_ONLY_TABLES = {"django_migrations", "django_content_type", "auth_permission", "django_q_schedule"}
 STAGING_PREFIXES = (".restore-", ".backup-")
 
 Progress = Callable[[float, str], None]
