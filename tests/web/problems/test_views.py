@@ -184,7 +184,7 @@ def test_ranked_list_query_count_does_not_grow(client, personas, django_assert_m
     client.force_login(personas.other_member)
     url = reverse("problems:problem-list")
     client.get(url)  # warm up (weights singleton created)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):  # the same ceiling for every N; one fixed query more since the horizon + notifications merge
         response = client.get(url, {"q": "", "status": "", "domain": "chronic_disease"})
     assert response.status_code == 200
     ranked = list(response.context["page"])
@@ -324,6 +324,6 @@ def test_detail_query_count_does_not_grow_with_endorsements(client, personas, dj
     client.force_login(personas.other_member)
     url = reverse("problems:problem-detail", args=[personas.problem.pk])
     client.get(url)
-    with django_assert_max_num_queries(26):
+    with django_assert_max_num_queries(27):  # the same ceiling for every N; one fixed query more since the horizon + notifications merge
         response = client.get(url)
     assert len(response.context["endorsements"]) == n
