@@ -227,3 +227,20 @@ def test_requests_without_a_bearer_header_are_not_counted(personas, settings):
     for _ in range(3):
         assert client.get(ORGS).status_code == 403
     assert client.get(ORGS, **bearer(api_token_for(personas.member))).status_code == 200
+
+
+def test_behind_the_proxy_one_client_guessing_does_not_block_the_others(personas, settings):
+    """Behind nginx every request comes from 127.0.0.1: the throttle counts the address the proxy forwards, so
+    one client trying keys does not lock every other token user out."""
+    settings.BEHIND_PROXY = True
+    settings.API_TOKEN_FAILURE_LIMIT = 2
+    key = api_token_for(personas.member)
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for attempt in range(2):
+        assert APIClient(**proxy).get(ORGS, HTTP_X_FORWARDED_FOR="203.0.113.9",
+                                      **bearer(f"tpl_guess{attempt}")).status_code == 401
+    assert APIClient(**proxy).get(ORGS, HTTP_X_FORWARDED_FOR="203.0.113.9", **bearer(key)).status_code == 429
+    # a forged first entry does not move the attacker to another counter: the proxy's (last) entry counts
+    assert APIClient(**proxy).get(ORGS, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9",
+                                  **bearer(key)).status_code == 429
+    assert APIClient(**proxy).get(ORGS, HTTP_X_FORWARDED_FOR="198.51.100.1", **bearer(key)).status_code == 200

@@ -7,6 +7,7 @@ import datetime as dt
 import decimal
 import uuid
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_save, pre_save
@@ -37,6 +38,12 @@ def reset_context(token: contextvars.Token) -> None:
 
 
 def client_ip(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind the reverse proxy (settings.BEHIND_PROXY) the last
+    X-Forwarded-For entry, the one the proxy wrote (earlier entries come from the client and prove nothing)."""
+    if getattr(settings, "BEHIND_PROXY", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
     return request.META.get("REMOTE_ADDR") or None
 
 
