@@ -48,14 +48,12 @@ def _failure_cache_key(request) -> str:
 
 def _reject(request) -> TokenRejected:
     """Count one rejected token for the request's address; the exception to raise."""
-    key = _failure_cache_key(request)
-    window = settings.API_TOKEN_FAILURE_WINDOW_SECONDS
-    if cache.add(key, 1, timeout=window):
-        return TokenRejected()
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window)
+    key, window = _failure_cache_key(request), settings.API_TOKEN_FAILURE_WINDOW_SECONDS
+    if not cache.add(key, 1, timeout=window):
+        try:
+            cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=window)
     return TokenRejected()
 
 
